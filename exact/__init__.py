@@ -1,0 +1,14 @@
+"""Exact computation of the power distribution ``π_α(y | x) ∝ π(y | x)^α`` on finite models.
+
+numpy/scipy only; float64 and log-space throughout.  Paper:
+"Power Distribution Bridges Sampling, Self-Reward RL, and Self-Distillation"
+(arXiv 2605.04542).  Each concept lives in its own module and is re-exported here.
+"""
+
+from ._logspace import log_normalize, logsumexp
+from ._memory import max_bytes, memory_limit, set_max_bytes
+from .importance import *  # noqa: F401,F403
+from .models import AutoregressiveModel, MarkovAR, TabularAR
+from .power import *  # noqa: F401,F403
+from .renyi import *  # noqa: F401,F403
+from .synthetic import *  # noqa: F401,F403

@@ -1,0 +1,503 @@
+"""Finite autoregressive models, enumerated exactly (paper Section 3).
+
+A model fixes one prompt ``x`` and a completion length ``T`` (``horizon``); step
+``t`` draws a token from a vocabulary of ``vocab_sizes[t-1]`` symbols
+(``0 .. V_t - 1``).  Every model exposes the same small interface,
+:class:`AutoregressiveModel`, which is all the quantities in ``exact`` and the
+estimators in ``llm`` rely on:
+
+* ``log_conditional(prefix)`` -- ``log π(y_t | x, y_<t)`` as a length-``V_t`` vector;
+* ``next_token_logprobs(contexts)`` -- the same for a batch of prefixes of one length;
+* ``log_power_suffix_mass(prefix, alpha)`` -- ``log Σ_z q_{t,a}(z)^α`` for every
+  next token ``a``, i.e. ``(1 - α) H_α(q_{t,a})`` (Prop. 1);
+* ``log_prefix_marginals(t)`` / ``log_prefix_totals(alpha, t)`` -- the dense tables
+  ``log π(y_{1:t})`` and ``log π̃_{α,t}(y_{1:t})`` (Eq. 8) over every length-``t`` prefix;
+* ``log_prob(sequences)``, ``sample(n, rng)``.
+
+Two implementations:
+
+* :class:`TabularAR` stores ``log π(y_{1:T})`` as a dense float64 array of shape
+  ``(V_1, ..., V_T)`` and derives every table by one backward logsumexp sweep.
+* :class:`MarkovAR` (initial distribution + transition matrix) answers the same
+  questions by backward dynamic programming in ``O(T·V²)``, so ``T = 10 000`` works.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ._logspace import check_alpha, check_probability_vector, logsumexp
+from ._memory import check_allocation
+
+#: Tolerance on ``|Σ p - 1|`` when a joint or a conditional is given as probabilities.
+NORMALIZATION_TOL = 1e-9
+
+#: How many exponents' power tables a model keeps cached.
+_POWER_CACHE_SIZE = 8
+
+
+@runtime_checkable
+class AutoregressiveModel(Protocol):
+    """The interface shared by every finite model (and wrapped by ``llm.ToyModel``)."""
+
+    @property
+    def vocab_sizes(self) -> tuple[int, ...]: ...
+
+    @property
+    def horizon(self) -> int: ...
+
+    def log_conditional(self, prefix: Sequence[int]) -> np.ndarray: ...
+
+    def next_token_logprobs(self, contexts: np.ndarray) -> np.ndarray: ...
+
+    def log_power_suffix_mass(self, prefix: Sequence[int], alpha: float) -> np.ndarray: ...
+
+    def log_prefix_marginals(self, length: int) -> np.ndarray: ...
+
+    def log_prefix_totals(self, alpha: float, length: int) -> np.ndarray: ...
+
+    def log_prob(self, sequences: np.ndarray) -> np.ndarray: ...
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+
+class _ModelBase:
+    """Validation and derived methods shared by the concrete models."""
+
+    _vocab_sizes: tuple[int, ...]
+
+    @property
+    def vocab_sizes(self) -> tuple[int, ...]:
+        """``(V_1, ..., V_T)``: the number of tokens available at each step."""
+        return self._vocab_sizes
+
+    @property
+    def horizon(self) -> int:
+        """``T``: the fixed completion length."""
+        return len(self._vocab_sizes)
+
+    @property
+    def vocab_size(self) -> int:
+        """``V`` when every step has the same vocabulary (else ``ValueError``)."""
+        if len(set(self._vocab_sizes)) != 1:
+            raise ValueError(f"per-step vocabulary sizes differ: {self._vocab_sizes}; use vocab_sizes")
+        return self._vocab_sizes[0]
+
+    @property
+    def n_sequences(self) -> int:
+        """``|Y| = Π_t V_t``."""
+        return int(np.prod(self._vocab_sizes, dtype=object))
+
+    # -- validation --------------------------------------------------------
+    def check_prefix(self, prefix: Sequence[int], allow_full: bool = False) -> tuple[int, ...]:
+        """Validate a prefix: integer token ids in range, length < T (≤ T if ``allow_full``)."""
+        arr = np.asarray(prefix)
+        if arr.ndim != 1:
+            raise ValueError(f"a prefix must be a 1-D sequence of token ids, got shape {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"token ids must be integers, got dtype {arr.dtype}")
+        limit = self.horizon if allow_full else self.horizon - 1
+        if arr.size > limit:
+            raise ValueError(f"prefix of length {arr.size} is too long for horizon T = {self.horizon}")
+        for position, (token, size) in enumerate(zip(arr.tolist(), self._vocab_sizes)):
+            if not 0 <= token < size:
+                raise ValueError(f"token id {token} at position {position} is out of range [0, {size})")
+        return tuple(int(v) for v in arr.tolist())
+
+    def check_sequences(self, sequences: np.ndarray) -> np.ndarray:
+        """Validate an ``(n, T)`` (or ``(T,)``) integer array of complete sequences."""
+        arr = np.asarray(sequences)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != self.horizon:
+            raise ValueError(f"sequences must have shape (n, {self.horizon}) or ({self.horizon},), got {arr.shape}")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"token ids must be integers, got dtype {arr.dtype}")
+        sizes = np.asarray(self._vocab_sizes)
+        if arr.size and (np.any(arr < 0) or np.any(arr >= sizes)):
+            raise ValueError(f"token ids out of range for per-step vocabulary sizes {self._vocab_sizes}")
+        return arr
+
+    def check_length(self, length: int, allow_full: bool = True) -> int:
+        limit = self.horizon if allow_full else self.horizon - 1
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length <= limit:
+            raise ValueError(f"prefix length must be an integer in [0, {limit}], got {length!r}")
+        return int(length)
+
+    # -- derived -----------------------------------------------------------
+    def conditional(self, prefix: Sequence[int]) -> np.ndarray:
+        """``π(y_t = · | x, y_<t)`` as a probability vector of length ``V_t``."""
+        return np.exp(self.log_conditional(prefix))
+
+    def next_token_logprobs(self, contexts: np.ndarray) -> np.ndarray:
+        """``log π(· | context)`` for a batch ``(B, t)`` of equal-length prefixes -> ``(B, V_{t+1})``."""
+        batch = np.asarray(contexts)
+        if batch.ndim != 2:
+            raise ValueError(f"contexts must be a 2-D (batch, length) array, got shape {batch.shape}")
+        return np.stack([self.log_conditional(row) for row in batch]) if len(batch) else np.empty((0, 0))
+
+    def joint(self) -> np.ndarray:
+        """``π(y_{1:T} | x)`` as a dense array of shape ``vocab_sizes``."""
+        return np.exp(self.log_joint())
+
+    def log_joint(self) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _prefix_log_prob(self, prefix: tuple[int, ...]) -> float:
+        raise NotImplementedError  # pragma: no cover
+
+    def _check_positive_prefix(self, prefix: tuple[int, ...]) -> None:
+        if prefix and not np.isfinite(self._prefix_log_prob(prefix)):
+            raise ValueError(f"prefix {list(prefix)} has probability zero under the model; its conditional is undefined")
+
+
+class TabularAR(_ModelBase):
+    """A finite autoregressive model given by its dense joint ``π(y_{1:T})``.
+
+    Build with :meth:`from_joint`, :meth:`from_log_joint` or :meth:`random`.  The
+    conditionals ``π(y_t | y_<t) = π(y_{1:t}) / π(y_<t)`` are read off the prefix
+    marginals; power quantities use the prefix totals of Eq. (8), computed in one
+    backward logsumexp sweep and cached per exponent.
+    """
+
+    def __init__(self, log_joint: np.ndarray):
+        logp = np.array(log_joint, dtype=np.float64)  # own copy: the model is immutable
+        if logp.ndim < 1 or 0 in logp.shape:
+            raise ValueError(f"the joint must have at least one axis and no empty axis, got shape {logp.shape}")
+        if np.any(np.isnan(logp)) or np.any(logp == np.inf):
+            raise ValueError("the log joint has NaN or +inf entries")
+        log_total = float(logsumexp(logp, axis=None))
+        if not abs(np.expm1(log_total)) <= NORMALIZATION_TOL:
+            raise ValueError(
+                f"the joint must sum to 1 within {NORMALIZATION_TOL:g}; it sums to {np.exp(log_total)!r}"
+            )
+        logp.setflags(write=False)
+        self._logp = logp
+        self._vocab_sizes = tuple(int(s) for s in logp.shape)
+        self._power_cache: dict[float, tuple[np.ndarray, ...]] = {}
+
+    # -- constructors ------------------------------------------------------
+    @classmethod
+    def from_joint(cls, joint: np.ndarray) -> "TabularAR":
+        """From a non-negative array of shape ``(V_1, ..., V_T)`` summing to 1 (zeros allowed)."""
+        p = np.asarray(joint, dtype=np.float64)
+        if p.ndim < 1:
+            raise ValueError(f"the joint must be an array of shape (V_1, ..., V_T), got a scalar")
+        if not np.all(np.isfinite(p)):
+            raise ValueError("the joint has NaN or infinite entries")
+        if np.any(p < 0):
+            raise ValueError(f"the joint has negative entries (min {p.min():.3g})")
+        with np.errstate(divide="ignore"):
+            return cls(np.log(p))
+
+    @classmethod
+    def from_log_joint(cls, log_joint: np.ndarray) -> "TabularAR":
+        """From ``log π(y_{1:T})`` (``-inf`` for impossible sequences); keeps tiny probabilities exact."""
+        return cls(log_joint)
+
+    @classmethod
+    def from_conditionals(cls, log_conditionals: Sequence[np.ndarray]) -> "TabularAR":
+        """From per-step log conditional tables ``log π(y_t | y_<t)`` of shape ``(V_1..V_t)``."""
+        tables = [np.asarray(c, dtype=np.float64) for c in log_conditionals]
+        shape = tuple(tables[-1].shape)
+        check_allocation(shape, "the joint of this model")
+        logp = np.zeros(shape)
+        for t, table in enumerate(tables):
+            if table.shape != shape[: t + 1]:
+                raise ValueError(f"conditional table {t} has shape {table.shape}, expected {shape[: t + 1]}")
+            logp += table.reshape(table.shape + (1,) * (len(shape) - t - 1))
+        return cls(logp)
+
+    @classmethod
+    def random(
+        cls,
+        vocab_size: int | Sequence[int],
+        horizon: int | None = None,
+        seed: int | np.random.Generator | None = 0,
+        concentration: float = 1.0,
+        zero_fraction: float = 0.0,
+    ) -> "TabularAR":
+        """Dirichlet(``concentration``) next-token conditionals at every prefix.
+
+        ``vocab_size`` is an int (with ``horizon``) or a tuple of per-step sizes.
+        With ``zero_fraction > 0`` each token at each prefix is independently given
+        probability exactly zero with that chance (one token per prefix always
+        survives), so zero-probability sequences appear.  Gamma variates are drawn
+        in log space, so tiny concentrations never underflow to ``0/0``.
+        """
+        sizes = _vocab_tuple(vocab_size, horizon)
+        concentration = check_alpha(concentration, "concentration")
+        if not 0.0 <= zero_fraction < 1.0:
+            raise ValueError(f"zero_fraction must lie in [0, 1), got {zero_fraction!r}")
+        check_allocation(sizes, "the joint of this model")
+        rng = np.random.default_rng(seed)
+        logp = np.zeros(sizes)
+        for t in range(1, len(sizes) + 1):
+            shape = sizes[:t]
+            # log Gamma(a) = log Gamma(a + 1) + log(U) / a  (exact; stable for small a)
+            log_gamma = np.log(rng.standard_gamma(concentration + 1.0, size=shape))
+            log_gamma += np.log(rng.random(size=shape)) / concentration
+            if zero_fraction > 0:
+                drop = rng.random(size=shape) < zero_fraction
+                keep = np.argmax(log_gamma, axis=-1)
+                np.put_along_axis(drop, keep[..., None], False, axis=-1)
+                log_gamma[drop] = -np.inf
+            log_cond = log_gamma - logsumexp(log_gamma, axis=-1)[..., None]
+            logp += log_cond.reshape(shape + (1,) * (len(sizes) - t))
+        # renormalise away the last ulps of the sums so the joint passes the tolerance exactly
+        logp -= logsumexp(logp, axis=None)
+        return cls(logp)
+
+    # -- dense tables ------------------------------------------------------
+    def log_joint(self) -> np.ndarray:
+        """``log π(y_{1:T})``, read-only, shape ``vocab_sizes``."""
+        return self._logp
+
+    @cached_property
+    def _log_marginals(self) -> tuple[np.ndarray, ...]:
+        levels = [self._logp]
+        for _ in range(self.horizon):
+            levels.append(logsumexp(levels[-1], axis=-1))
+        return tuple(reversed(levels))  # index t -> log π(y_{1:t})
+
+    def log_prefix_marginals(self, length: int) -> np.ndarray:
+        """``log π(y_{1:t})`` for every prefix of length ``t`` (shape ``vocab_sizes[:t]``)."""
+        return self._log_marginals[self.check_length(length)]
+
+    def _power_levels(self, alpha: float) -> tuple[np.ndarray, ...]:
+        alpha = check_alpha(alpha)
+        levels = self._power_cache.get(alpha)
+        if levels is None:
+            top = [logsumexp(self._logp, axis=-1, scale=alpha)] if self.horizon else []
+            for _ in range(self.horizon - 1):
+                top.append(logsumexp(top[-1], axis=-1))
+            leaves = alpha * self._logp
+            levels = tuple(reversed(top)) + (leaves,)
+            for level in levels:
+                level.setflags(write=False)
+            if len(self._power_cache) >= _POWER_CACHE_SIZE:
+                self._power_cache.pop(next(iter(self._power_cache)))
+            self._power_cache[alpha] = levels
+        return levels
+
+    def log_prefix_totals(self, alpha: float, length: int) -> np.ndarray:
+        """``log π̃_{α,t}(y_{1:t}) = log Σ_{y_{t+1:T}} π(y_{1:T})^α`` (Eq. 8), shape ``vocab_sizes[:t]``."""
+        return self._power_levels(alpha)[self.check_length(length)]
+
+    # -- conditionals --------------------------------------------------------
+    def _prefix_log_prob(self, prefix: tuple[int, ...]) -> float:
+        return float(self._log_marginals[len(prefix)][prefix])
+
+    def log_conditional(self, prefix: Sequence[int]) -> np.ndarray:
+        """``log π(y_t = · | y_<t)`` for a prefix of length ``t - 1`` with ``π(y_<t) > 0``."""
+        key = self.check_prefix(prefix)
+        self._check_positive_prefix(key)
+        t = len(key)
+        return self._log_marginals[t + 1][key] - self._log_marginals[t][key]
+
+    def log_power_suffix_mass(self, prefix: Sequence[int], alpha: float) -> np.ndarray:
+        """``log Σ_z q_{t,a}(z)^α`` for every next token ``a`` (``-inf`` where ``π(a | prefix) = 0``)."""
+        key = self.check_prefix(prefix)
+        self._check_positive_prefix(key)
+        alpha = check_alpha(alpha)
+        t = len(key)
+        totals = self._power_levels(alpha)[t + 1][key]
+        marginals = self._log_marginals[t + 1][key]
+        finite = np.isfinite(marginals)
+        return np.where(finite, totals - alpha * np.where(finite, marginals, 0.0), -np.inf)
+
+    # -- sequences -----------------------------------------------------------
+    def log_prob(self, sequences: np.ndarray) -> np.ndarray:
+        """``log π(y_{1:T})`` for an ``(n, T)`` array (or one ``(T,)`` sequence)."""
+        arr = self.check_sequences(sequences)
+        return self._logp[tuple(np.moveaxis(arr, -1, 0))]
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` i.i.d. sequences ``y ~ π`` by ancestral sampling, shape ``(n, T)``."""
+        return _sample_from_levels(self._log_marginals, n, rng)
+
+    def __repr__(self) -> str:
+        return f"TabularAR(vocab_sizes={self._vocab_sizes})"
+
+
+def _sample_from_levels(log_levels: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """Ancestral sampling from unnormalised log prefix tables ``L_0 .. L_T`` (``L_t`` of shape ``V_1..V_t``).
+
+    ``P(y_t | y_<t) = exp(L_t(y_{1:t}) - L_{t-1}(y_<t))``; works for ``π`` and, with the
+    power levels, for ``π_α`` itself.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    horizon = len(log_levels) - 1
+    out = np.empty((n, horizon), dtype=np.int64)
+    for t in range(1, horizon + 1):
+        level = log_levels[t]
+        rows = level[tuple(out[:, : t - 1].T)] if t > 1 else np.broadcast_to(level, (n,) + level.shape)
+        cdf = np.cumsum(np.exp(rows - logsumexp(rows, axis=-1)[:, None]), axis=-1)
+        u = rng.random(n) * cdf[:, -1]
+        out[:, t - 1] = np.minimum((cdf <= u[:, None]).sum(axis=-1), rows.shape[-1] - 1)
+    return out
+
+
+def _vocab_tuple(vocab_size: int | Sequence[int], horizon: int | None) -> tuple[int, ...]:
+    if isinstance(vocab_size, (int, np.integer)) and not isinstance(vocab_size, bool):
+        if horizon is None or isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        sizes = (int(vocab_size),) * int(horizon)
+    else:
+        sizes = tuple(int(v) for v in vocab_size)
+        if horizon is not None and horizon != len(sizes):
+            raise ValueError(f"horizon {horizon} disagrees with {len(sizes)} per-step vocabulary sizes")
+    if not sizes or any(v < 1 for v in sizes):
+        raise ValueError(f"vocabulary sizes must be integers >= 1, got {sizes}")
+    return sizes
+
+
+class MarkovAR(_ModelBase):
+    """A first-order Markov chain over ``V`` tokens: ``π(y) = p₀(y₁) Π_t P[y_{t-1}, y_t]``.
+
+    Power quantities come from the backward recursion over suffix power masses
+
+        ``β_0(v) = 0``,  ``β_k(v) = log Σ_w P[v, w]^α exp(β_{k-1}(w))``,
+
+    so ``log Σ_z q_{t,a}(z)^α = β_{T-t}(a)`` and ``log Z_α = log Σ_a p₀(a)^α e^{β_{T-1}(a)}``:
+    ``O(T·V²)`` time, no enumeration.
+    """
+
+    def __init__(self, initial: np.ndarray, transition: np.ndarray, horizon: int):
+        p0 = check_probability_vector(initial, "initial", NORMALIZATION_TOL)
+        P = np.asarray(transition, dtype=np.float64)
+        V = p0.size
+        if P.shape != (V, V):
+            raise ValueError(f"transition must have shape ({V}, {V}) to match initial, got {P.shape}")
+        for row in range(V):
+            check_probability_vector(P[row], f"transition row {row}", NORMALIZATION_TOL)
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        with np.errstate(divide="ignore"):
+            self._log_initial = np.log(p0)
+            self._log_transition = np.log(P)
+        self._log_initial.setflags(write=False)
+        self._log_transition.setflags(write=False)
+        self._vocab_sizes = (V,) * int(horizon)
+        self._suffix_cache: dict[float, np.ndarray] = {}
+
+    @classmethod
+    def random(cls, vocab_size: int, horizon: int, seed: int | None = 0, concentration: float = 1.0) -> "MarkovAR":
+        """Dirichlet(``concentration``) initial distribution and transition rows."""
+        rng = np.random.default_rng(seed)
+        p0 = rng.dirichlet(np.full(vocab_size, float(concentration)))
+        P = rng.dirichlet(np.full(vocab_size, float(concentration)), size=vocab_size)
+        return cls(p0 / p0.sum(), P / P.sum(axis=1, keepdims=True), horizon)
+
+    @property
+    def log_initial(self) -> np.ndarray:
+        return self._log_initial
+
+    @property
+    def log_transition(self) -> np.ndarray:
+        return self._log_transition
+
+    def log_suffix_masses(self, alpha: float) -> np.ndarray:
+        """``β_k(v)`` for ``k = 0 .. T-1``, shape ``(T, V)`` (cached per α)."""
+        alpha = check_alpha(alpha)
+        beta = self._suffix_cache.get(alpha)
+        if beta is None:
+            T, V = self.horizon, self._vocab_sizes[0]
+            beta = np.zeros((T, V))
+            scaled = alpha * self._log_transition  # (V, V)
+            for k in range(1, T):
+                beta[k] = logsumexp(scaled + beta[k - 1][None, :], axis=-1)
+            beta.setflags(write=False)
+            if len(self._suffix_cache) >= _POWER_CACHE_SIZE:
+                self._suffix_cache.pop(next(iter(self._suffix_cache)))
+            self._suffix_cache[alpha] = beta
+        return beta
+
+    def log_partition(self, alpha: float) -> float:
+        """``log Z_α = log Σ_y π(y)^α`` by the backward recursion."""
+        beta = self.log_suffix_masses(alpha)
+        return float(logsumexp(check_alpha(alpha) * self._log_initial + beta[-1]))
+
+    def _prefix_log_prob(self, prefix: tuple[int, ...]) -> float:
+        if not prefix:
+            return 0.0
+        idx = np.asarray(prefix)
+        return float(self._log_initial[idx[0]] + self._log_transition[idx[:-1], idx[1:]].sum())
+
+    def _step_log_conditional(self, prefix: tuple[int, ...]) -> np.ndarray:
+        return self._log_transition[prefix[-1]] if prefix else self._log_initial
+
+    def log_conditional(self, prefix: Sequence[int]) -> np.ndarray:
+        """``log π(y_t = · | y_<t)``: the initial distribution or the row ``log P[y_{t-1}]``."""
+        key = self.check_prefix(prefix)
+        self._check_positive_prefix(key)
+        return np.array(self._step_log_conditional(key))
+
+    def log_power_suffix_mass(self, prefix: Sequence[int], alpha: float) -> np.ndarray:
+        """``log Σ_z q_{t,a}(z)^α = β_{T-t}(a)`` for every next token ``a`` (``t = len(prefix) + 1``)."""
+        key = self.check_prefix(prefix)
+        self._check_positive_prefix(key)
+        beta = self.log_suffix_masses(alpha)
+        mass = np.array(beta[self.horizon - len(key) - 1])
+        mass[~np.isfinite(self._step_log_conditional(key))] = -np.inf
+        return mass
+
+    def _log_prefix_table(self, length: int) -> np.ndarray:
+        V = self._vocab_sizes[0]
+        check_allocation((V,) * length, f"the table of all {V}^{length} prefixes")
+        table = np.zeros(())
+        for t in range(length):
+            if t == 0:
+                table = np.array(self._log_initial)
+            else:
+                table = table[..., None] + self._log_transition.reshape((1,) * (t - 1) + (V, V))
+        return table
+
+    def log_prefix_marginals(self, length: int) -> np.ndarray:
+        """``log π(y_{1:t})`` for every prefix of length ``t`` (dense; size-checked)."""
+        return self._log_prefix_table(self.check_length(length))
+
+    def log_prefix_totals(self, alpha: float, length: int) -> np.ndarray:
+        """``log π̃_{α,t}(y_{1:t}) = α log π(y_{1:t}) + β_{T-t}(y_t)`` (Eq. 8; dense, size-checked)."""
+        length = self.check_length(length)
+        alpha = check_alpha(alpha)
+        if length == 0:
+            return np.asarray(self.log_partition(alpha))
+        beta = self.log_suffix_masses(alpha)[self.horizon - length]
+        table = alpha * self._log_prefix_table(length)
+        return table + beta.reshape((1,) * (length - 1) + (-1,))
+
+    def log_joint(self) -> np.ndarray:
+        """``log π(y_{1:T})`` as a dense array (size-checked: ``V^T`` entries)."""
+        return self._log_prefix_table(self.horizon)
+
+    def log_prob(self, sequences: np.ndarray) -> np.ndarray:
+        """``log π(y_{1:T})`` for an ``(n, T)`` array, in ``O(nT)``."""
+        arr = self.check_sequences(sequences)
+        seqs = arr.reshape(-1, self.horizon)
+        out = self._log_initial[seqs[:, 0]] + self._log_transition[seqs[:, :-1], seqs[:, 1:]].sum(axis=1)
+        return out.reshape(arr.shape[:-1])
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` i.i.d. sequences ``y ~ π`` by ancestral sampling, shape ``(n, T)``."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+        out = np.empty((n, self.horizon), dtype=np.int64)
+        cdf0 = np.cumsum(np.exp(self._log_initial))
+        cdfP = np.cumsum(np.exp(self._log_transition), axis=1)
+        V = cdf0.size
+        out[:, 0] = np.minimum(np.searchsorted(cdf0, rng.random(n) * cdf0[-1], side="right"), V - 1)
+        for t in range(1, self.horizon):
+            rows = cdfP[out[:, t - 1]]
+            u = rng.random(n) * rows[:, -1]
+            out[:, t] = np.minimum((rows <= u[:, None]).sum(axis=1), V - 1)
+        return out
+
+    def __repr__(self) -> str:
+        return f"MarkovAR(vocab_size={self._vocab_sizes[0]}, horizon={self.horizon})"

@@ -1,0 +1,164 @@
+"""The power distribution and its next-token conditionals (paper Sections 3-4).
+
+* ``π_α(y | x) = π(y | x)^α / Z_α`` with ``Z_α = Σ_y π(y | x)^α``        (Eq. 4)
+* per-token temperature: ``π_temp,α(s | y_<t) ∝ π(s | y_<t)^α``             (Eq. 5)
+* sequence-level power: ``π_pow,α(s | y_<t) = π̃_{α,t}(y_<t, s) / π̃_{α,t-1}(y_<t)`` (Eqs. 6, 8, 10)
+
+Everything is computed from log probabilities; zero-probability sequences are
+``-inf`` and stay so.  The batched ``*_conditionals`` functions return one row
+per prefix of a given length; a prefix of probability zero has no conditional,
+and its row is all zeros (so the rows chain back to ``π_α`` by multiplication,
+and row sums say which prefixes are defined).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ._logspace import check_alpha, log_normalize, logsumexp
+from ._memory import check_allocation
+from .models import AutoregressiveModel, _sample_from_levels
+
+
+def log_partition(model: AutoregressiveModel, alpha: float) -> float:
+    """``log Z_α = log Σ_y π(y | x)^α`` (denominator of Eq. 4; ``π̃_{α,0}`` of Eq. 8)."""
+    return float(model.log_prefix_totals(check_alpha(alpha), 0))
+
+
+def log_power_joint(model: AutoregressiveModel, alpha: float) -> np.ndarray:
+    """``log π_α(y | x) = α log π(y | x) - log Z_α`` over all sequences (Eq. 4), shape ``vocab_sizes``."""
+    alpha = check_alpha(alpha)
+    check_allocation(model.vocab_sizes, "the power joint")
+    return model.log_prefix_totals(alpha, model.horizon) - log_partition(model, alpha)
+
+
+def power_joint(model: AutoregressiveModel, alpha: float) -> np.ndarray:
+    """``π_α(y | x) ∝ π(y | x)^α`` over all sequences (Eq. 4), shape ``vocab_sizes``."""
+    return np.exp(log_power_joint(model, alpha))
+
+
+def log_prefix_totals(model: AutoregressiveModel, alpha: float, t: int) -> np.ndarray:
+    """``log π̃_{α,t}(y_{1:t}) = log Σ_{y_{t+1:T}} π(y_{1:T})^α`` for every length-``t`` prefix (Eq. 8).
+
+    ``t = 0`` gives the scalar ``log Z_α``; ``t = T`` gives ``α log π(y)``.
+    """
+    return model.log_prefix_totals(check_alpha(alpha), t)
+
+
+def log_power_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
+    """``log π_pow,α(y_t = · | y_<t)`` (Eq. 6) via Eq. (21): ``α log p(s) + log Σ_z q_{t,s}(z)^α``, normalised."""
+    alpha = check_alpha(alpha)
+    scores = alpha * model.log_conditional(prefix) + model.log_power_suffix_mass(prefix, alpha)
+    return log_normalize(scores)
+
+
+def power_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
+    """Sequence-level power next-token conditional ``π_pow,α(· | x, y_<t)`` (Eqs. 6 and 10).
+
+    Requires ``π(y_<t) > 0``; a length-``V_t`` probability vector.
+    """
+    return np.exp(log_power_conditional(model, prefix, alpha))
+
+
+def log_temp_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
+    """``log π_temp,α(y_t = · | y_<t)`` (Eq. 5): ``α log π(s | y_<t)``, normalised."""
+    alpha = check_alpha(alpha)
+    return log_normalize(alpha * model.log_conditional(prefix))
+
+
+def temp_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
+    """Per-token temperature next-token distribution ``π_temp,α(· | x, y_<t) ∝ π(· | y_<t)^α`` (Eq. 5)."""
+    return np.exp(log_temp_conditional(model, prefix, alpha))
+
+
+def _conditional_table(log_child: np.ndarray, log_parent: np.ndarray) -> np.ndarray:
+    """``exp(child - parent)`` row-wise; rows whose parent is ``-inf`` become zeros."""
+    parent = np.asarray(log_parent)[..., None]
+    defined = np.isfinite(parent)
+    return np.where(defined, np.exp(log_child - np.where(defined, parent, 0.0)), 0.0)
+
+
+def power_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> np.ndarray:
+    """``π_pow,α(y_{t} | y_<t)`` for every prefix of ``length = t - 1`` tokens, shape ``vocab_sizes[:t]``.
+
+    Row ``y_<t`` is ``π̃_{α,t}(y_<t, ·) / π̃_{α,t-1}(y_<t)`` (Eq. 10); rows of
+    zero-probability prefixes are zeros.
+    """
+    alpha = check_alpha(alpha)
+    length = _check_prefix_length(model, length)
+    check_allocation(model.vocab_sizes[: length + 1], "the table of power conditionals")
+    return _conditional_table(model.log_prefix_totals(alpha, length + 1), model.log_prefix_totals(alpha, length))
+
+
+def temp_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> np.ndarray:
+    """``π_temp,α(y_t | y_<t)`` (Eq. 5) for every prefix of ``length`` tokens; zero rows where undefined."""
+    alpha = check_alpha(alpha)
+    length = _check_prefix_length(model, length)
+    check_allocation(model.vocab_sizes[: length + 1], "the table of temperature conditionals")
+    child = model.log_prefix_marginals(length + 1)
+    parent = model.log_prefix_marginals(length)[..., None]
+    defined = np.isfinite(parent)
+    log_cond = np.where(defined, child - np.where(defined, parent, 0.0), -np.inf)
+    scaled = log_normalize(alpha * log_cond)
+    return np.where(defined, np.exp(scaled), 0.0)
+
+
+def all_power_conditionals(model: AutoregressiveModel, alpha: float) -> tuple[np.ndarray, ...]:
+    """Power conditionals at every prefix of every length: ``tables[t]`` has shape ``vocab_sizes[:t+1]``.
+
+    For dense models this is one backward sweep over the leaves (Eq. 8) plus
+    one division per leaf: the engine the ``bench exact`` benchmark times.
+    """
+    alpha = check_alpha(alpha)
+    log_joint = getattr(model, "log_joint", None)
+    if log_joint is None:
+        return tuple(power_conditionals(model, alpha, t) for t in range(model.horizon))
+    check_allocation(model.vocab_sizes, "the table of power conditionals at the leaves")
+    logp = np.asarray(log_joint(), dtype=np.float64)
+    # Leaves: one max pass, then exp(α (x - max)) in place, its row sums, one division.
+    peak = logp.max(axis=-1, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    leaf = np.subtract(logp, peak)
+    leaf *= alpha
+    np.exp(leaf, out=leaf)
+    row_sum = leaf.sum(axis=-1, keepdims=True)
+    np.divide(leaf, np.where(row_sum > 0, row_sum, 1.0), out=leaf)
+    with np.errstate(divide="ignore"):
+        level = (alpha * peak + np.log(row_sum))[..., 0]  # log π̃_{α,T-1}
+    tables = [leaf]
+    for _ in range(model.horizon - 1):
+        parent = logsumexp(level, axis=-1)
+        tables.append(_conditional_table(level, parent))
+        level = parent
+    return tuple(reversed(tables))
+
+
+def _check_prefix_length(model: AutoregressiveModel, length: int) -> int:
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or not 0 <= length < model.horizon:
+        raise ValueError(f"prefix length must be an integer in [0, {model.horizon - 1}], got {length!r}")
+    return int(length)
+
+
+def sample_power(model: AutoregressiveModel, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` exact i.i.d. draws from ``π_α`` (ancestral sampling with the power conditionals), ``(n, T)``."""
+    alpha = check_alpha(alpha)
+    levels = [np.asarray(model.log_prefix_totals(alpha, t)) for t in range(model.horizon + 1)]
+    return _sample_from_levels(levels, n, rng)
+
+
+__all__ = [
+    "log_partition",
+    "log_power_joint",
+    "power_joint",
+    "log_prefix_totals",
+    "log_power_conditional",
+    "power_conditional",
+    "log_temp_conditional",
+    "temp_conditional",
+    "power_conditionals",
+    "temp_conditionals",
+    "all_power_conditionals",
+    "sample_power",
+]
