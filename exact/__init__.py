@@ -12,3 +12,10 @@ from .models import AutoregressiveModel, MarkovAR, TabularAR
 from .power import *  # noqa: F401,F403
 from .renyi import *  # noqa: F401,F403
 from .synthetic import *  # noqa: F401,F403
+from .prompts import *  # noqa: F401,F403
+from .rewards import *  # noqa: F401,F403
+from .tilt import *  # noqa: F401,F403
+from .policy import *  # noqa: F401,F403
+from .sharpening import *  # noqa: F401,F403
+from .covariance import *  # noqa: F401,F403
+from .samplers import *  # noqa: F401,F403

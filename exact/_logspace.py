@@ -39,9 +39,12 @@ def logsumexp(log_values: np.ndarray, axis: int | None = -1, scale: float = 1.0)
 def log_normalize(log_weights: np.ndarray, axis: int = -1) -> np.ndarray:
     """``log w - logsumexp(log w)``; a slice of all ``-inf`` stays all ``-inf``."""
     x = np.asarray(log_weights, dtype=np.float64)
-    log_total = np.expand_dims(logsumexp(x, axis=axis), axis)
-    safe_total = np.where(np.isfinite(log_total), log_total, 0.0)
-    return x - safe_total
+    # shift by the (exactly representable) peak first, then by the O(1) log of the shifted sum,
+    # so large |log w| lose no digits to the rounding of peak + log(total)
+    peak = np.max(x, axis=axis, keepdims=True) if x.size else np.zeros_like(x)
+    shifted = x - np.where(np.isfinite(peak), peak, 0.0)
+    log_total = np.expand_dims(logsumexp(shifted, axis=axis), axis)
+    return shifted - np.where(np.isfinite(log_total), log_total, 0.0)
 
 
 def normalize_exp(log_weights: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -42,7 +42,17 @@ def memory_limit(n_bytes: int) -> Iterator[None]:
         set_max_bytes(previous)
 
 
+def _count(n: int) -> str:
+    """``1,234,567`` for counts that print reasonably, ``~1.23e+17000`` beyond 10**30."""
+    if n < 10**30:
+        return f"{n:,}"
+    exponent = math.log10(n)
+    return f"~{10 ** (exponent % 1):.3g}e+{int(exponent)}"
+
+
 def _human(n: float) -> str:
+    if n >= 2**100:  # beyond EiB by far (and beyond what float division can take)
+        return f"{_count(n)} B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
         if n < 1024 or unit == "EiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
@@ -56,7 +66,7 @@ def check_allocation(shape: Sequence[int], what: str, itemsize: int = 8) -> None
     n_bytes = n_items * itemsize
     if n_bytes > _max_bytes:
         raise ValueError(
-            f"{what} needs {n_items:,} entries ({n_bytes:,} bytes = {_human(n_bytes)}), "
+            f"{what} needs {_count(n_items)} entries ({_count(n_bytes)} bytes = {_human(n_bytes)}), "
             f"over the memory cap of {_max_bytes:,} bytes ({_human(_max_bytes)}); "
             "use a smaller vocabulary or horizon, a MarkovAR model (no enumeration), "
             "or raise the cap with exact.set_max_bytes(...) / EXACT_MAX_BYTES"

@@ -56,7 +56,8 @@ def log_proposal(
         if proposal == "temperature":
             return log_temp_conditional(model, prefix, alpha)
         if proposal == "uniform":
-            size = model.vocab_sizes[len(prefix)]
+            key = model.check_prefix(prefix)
+            size = model.vocab_sizes[len(key)]
             return np.full(size, -np.log(size))
         raise ValueError(f"unknown proposal {proposal!r}; use one of {PROPOSALS} or a probability vector")
     q = np.asarray(proposal, dtype=np.float64)
@@ -102,7 +103,12 @@ def ess_fraction_from_log_weights(log_weights: np.ndarray, axis: int = -1) -> np
     """Self-normalised ``ESS/N = (Σ w)² / (N Σ w²)`` from log weights (all ``-inf`` -> 0)."""
     lw = np.asarray(log_weights, dtype=np.float64)
     n = lw.shape[axis]
-    log_ess = 2 * logsumexp(lw, axis=axis) - logsumexp(2 * lw, axis=axis)
+    if np.any(np.isnan(lw)) or np.any(lw == np.inf):
+        raise ValueError("log weights must not be NaN or +inf")
+    peak = np.max(lw, axis=axis, keepdims=True) if lw.size else np.zeros_like(lw)
+    lw = lw - np.where(np.isfinite(peak), peak, 0.0)  # scale-free: shift so the largest weight is 1
+    with np.errstate(invalid="ignore"):  # all -inf slice: -inf - -inf = NaN, mapped to 0 below
+        log_ess = 2 * logsumexp(lw, axis=axis) - logsumexp(2 * lw, axis=axis)
     return np.where(np.isfinite(log_ess), np.exp(log_ess) / n, 0.0)
 
 

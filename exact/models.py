@@ -135,7 +135,10 @@ class _ModelBase:
         batch = np.asarray(contexts)
         if batch.ndim != 2:
             raise ValueError(f"contexts must be a 2-D (batch, length) array, got shape {batch.shape}")
-        return np.stack([self.log_conditional(row) for row in batch]) if len(batch) else np.empty((0, 0))
+        if len(batch) == 0:
+            length = self.check_length(batch.shape[1], allow_full=False)
+            return np.empty((0, self._vocab_sizes[length]))
+        return np.stack([self.log_conditional(row) for row in batch])
 
     def joint(self) -> np.ndarray:
         """``π(y_{1:T} | x)`` as a dense array of shape ``vocab_sizes``."""
@@ -265,15 +268,16 @@ class TabularAR(_ModelBase):
         """``log π(y_{1:t})`` for every prefix of length ``t`` (shape ``vocab_sizes[:t]``)."""
         return self._log_marginals[self.check_length(length)]
 
-    def _power_levels(self, alpha: float) -> tuple[np.ndarray, ...]:
+    def _power_top_levels(self, alpha: float) -> tuple[np.ndarray, ...]:
+        """``log π̃_{α,t}`` for ``t = 0 .. T-1`` (cached per α; the leaves ``α log π`` are not cached,
+        so the cache costs ~1/(V-1) of the joint per exponent, not a full copy)."""
         alpha = check_alpha(alpha)
         levels = self._power_cache.get(alpha)
         if levels is None:
-            top = [logsumexp(self._logp, axis=-1, scale=alpha)] if self.horizon else []
+            top = [logsumexp(self._logp, axis=-1, scale=alpha)]
             for _ in range(self.horizon - 1):
                 top.append(logsumexp(top[-1], axis=-1))
-            leaves = alpha * self._logp
-            levels = tuple(reversed(top)) + (leaves,)
+            levels = tuple(reversed(top))
             for level in levels:
                 level.setflags(write=False)
             if len(self._power_cache) >= _POWER_CACHE_SIZE:
@@ -281,9 +285,21 @@ class TabularAR(_ModelBase):
             self._power_cache[alpha] = levels
         return levels
 
+    def _power_levels(self, alpha: float) -> tuple[np.ndarray, ...]:
+        """All ``T + 1`` tables ``log π̃_{α,t}``, ``t = 0 .. T`` (the last one, ``α log π``, built on demand)."""
+        return self._power_top_levels(alpha) + (self._power_leaves(alpha),)
+
+    def _power_leaves(self, alpha: float) -> np.ndarray:
+        leaves = check_alpha(alpha) * self._logp
+        leaves.setflags(write=False)
+        return leaves
+
     def log_prefix_totals(self, alpha: float, length: int) -> np.ndarray:
         """``log π̃_{α,t}(y_{1:t}) = log Σ_{y_{t+1:T}} π(y_{1:T})^α`` (Eq. 8), shape ``vocab_sizes[:t]``."""
-        return self._power_levels(alpha)[self.check_length(length)]
+        length = self.check_length(length)
+        if length == self.horizon:
+            return self._power_leaves(alpha)
+        return self._power_top_levels(alpha)[length]
 
     # -- conditionals --------------------------------------------------------
     def _prefix_log_prob(self, prefix: tuple[int, ...]) -> float:
@@ -302,7 +318,7 @@ class TabularAR(_ModelBase):
         self._check_positive_prefix(key)
         alpha = check_alpha(alpha)
         t = len(key)
-        totals = self._power_levels(alpha)[t + 1][key]
+        totals = self._power_top_levels(alpha)[t + 1][key] if t + 1 < self.horizon else alpha * self._logp[key]
         marginals = self._log_marginals[t + 1][key]
         finite = np.isfinite(marginals)
         return np.where(finite, totals - alpha * np.where(finite, marginals, 0.0), -np.inf)
@@ -388,6 +404,9 @@ class MarkovAR(_ModelBase):
     @classmethod
     def random(cls, vocab_size: int, horizon: int, seed: int | None = 0, concentration: float = 1.0) -> "MarkovAR":
         """Dirichlet(``concentration``) initial distribution and transition rows."""
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
+            raise ValueError(f"vocab_size must be an integer >= 1, got {vocab_size!r}")
+        concentration = check_alpha(concentration, "concentration")
         rng = np.random.default_rng(seed)
         p0 = rng.dirichlet(np.full(vocab_size, float(concentration)))
         P = rng.dirichlet(np.full(vocab_size, float(concentration)), size=vocab_size)
@@ -408,9 +427,27 @@ class MarkovAR(_ModelBase):
         if beta is None:
             T, V = self.horizon, self._vocab_sizes[0]
             beta = np.zeros((T, V))
-            scaled = alpha * self._log_transition  # (V, V)
+            scaled = alpha * self._log_transition  # (V, V): α log P, -inf for zero transitions
+            # Linear-space step with both factors scaled to max 1: β_k = r + m + log(A @ exp(β_{k-1} - m)),
+            # A = exp(α log P - r) (row maxima r).  A row whose sum falls below 1e-280 (products of tiny
+            # factors) is redone by logsumexp; every kept sum is >= 1e-280, so underflowed or subnormal
+            # terms (< 1e-307) change it by < 1e-27 relative.
+            row_max = scaled.max(axis=1)
+            A = np.exp(scaled - row_max[:, None])
+            log_only = False  # switched on once many rows need the fallback (e.g. α = 1e4): skip the fast try
             for k in range(1, T):
-                beta[k] = logsumexp(scaled + beta[k - 1][None, :], axis=-1)
+                previous = beta[k - 1]
+                if log_only:
+                    beta[k] = logsumexp(scaled + previous[None, :], axis=-1)
+                    continue
+                shift = previous.max()
+                sums = A @ np.exp(previous - shift)
+                with np.errstate(divide="ignore"):
+                    beta[k] = row_max + shift + np.log(sums)
+                small = sums < 1e-280
+                if small.any():
+                    beta[k, small] = logsumexp(scaled[small] + previous[None, :], axis=-1)
+                    log_only = 4 * int(small.sum()) > V
             beta.setflags(write=False)
             if len(self._suffix_cache) >= _POWER_CACHE_SIZE:
                 self._suffix_cache.pop(next(iter(self._suffix_cache)))

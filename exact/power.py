@@ -19,7 +19,7 @@ import numpy as np
 
 from ._logspace import check_alpha, log_normalize, logsumexp
 from ._memory import check_allocation
-from .models import AutoregressiveModel, _sample_from_levels
+from .models import AutoregressiveModel, MarkovAR, _sample_from_levels
 
 
 def log_partition(model: AutoregressiveModel, alpha: float) -> float:
@@ -108,31 +108,64 @@ def temp_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> 
 def all_power_conditionals(model: AutoregressiveModel, alpha: float) -> tuple[np.ndarray, ...]:
     """Power conditionals at every prefix of every length: ``tables[t]`` has shape ``vocab_sizes[:t+1]``.
 
-    For dense models this is one backward sweep over the leaves (Eq. 8) plus
-    one division per leaf: the engine the ``bench exact`` benchmark times.
+    ``tables[t][y_{1:t}, s] = π̃_{α,t+1}(y_{1:t}, s) / π̃_{α,t}(y_{1:t}) = π_pow,α(s | y_{1:t})`` (Eqs. 8, 10);
+    rows of zero-probability prefixes are zeros.  For dense models this is one
+    backward sweep over the leaves plus one division per leaf: the engine the
+    ``bench exact`` benchmark times (see :func:`_normalize_rows` for the numerics).
     """
     alpha = check_alpha(alpha)
     log_joint = getattr(model, "log_joint", None)
     if log_joint is None:
         return tuple(power_conditionals(model, alpha, t) for t in range(model.horizon))
-    check_allocation(model.vocab_sizes, "the table of power conditionals at the leaves")
+    sizes = tuple(model.vocab_sizes)
+    check_allocation(sizes, "the table of power conditionals at the leaves")
     logp = np.asarray(log_joint(), dtype=np.float64)
-    # Leaves: one max pass, then exp(α (x - max)) in place, its row sums, one division.
-    peak = logp.max(axis=-1, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    leaf = np.subtract(logp, peak)
-    leaf *= alpha
-    np.exp(leaf, out=leaf)
-    row_sum = leaf.sum(axis=-1, keepdims=True)
-    np.divide(leaf, np.where(row_sum > 0, row_sum, 1.0), out=leaf)
-    with np.errstate(divide="ignore"):
-        level = (alpha * peak + np.log(row_sum))[..., 0]  # log π̃_{α,T-1}
-    tables = [leaf]
-    for _ in range(model.horizon - 1):
-        parent = logsumexp(level, axis=-1)
-        tables.append(_conditional_table(level, parent))
-        level = parent
+    tables = []
+    level, scale = logp, alpha  # the leaves carry log π; their power is α log π
+    for t in range(len(sizes), 0, -1):
+        cond, level = _normalize_rows(level.reshape(-1, sizes[t - 1]), scale)
+        tables.append(cond.reshape(sizes[:t]))
+        scale = 1.0  # upper levels already hold log π̃_{α,t}
     return tuple(reversed(tables))
+
+
+#: Rows whose globally shifted sum falls below this are recomputed with their own maximum (see below).
+_ROW_UNDERFLOW = 1e-100
+
+
+def _normalize_rows(log_rows: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``exp(scale·x) / Σ exp(scale·x)`` and ``log Σ exp(scale·x)`` for a ``(n, V)`` array.
+
+    Fast path: shift every row by the *global* maximum ``g`` (one cheap full
+    reduction instead of a slow per-row maximum over a short axis), exponentiate
+    ``scale·(x - g)`` in place, and sum rows with a matrix-vector product.  A row
+    whose shifted sum is below ``_ROW_UNDERFLOW`` (1e-100; including rows that
+    underflow to 0 at huge ``scale``) is recomputed with its own maximum, so every
+    kept row has its largest entry above 1e-101 and entries down to ~1e-207 of
+    that keep full relative precision; all ``-inf`` rows give zeros and ``-inf``.
+    """
+    n, width = log_rows.shape
+    finite_max = np.max(log_rows) if log_rows.size else -np.inf
+    peak = float(finite_max) if np.isfinite(finite_max) else 0.0
+    rows = np.subtract(log_rows, peak)
+    if scale != 1.0:
+        rows *= scale
+    np.exp(rows, out=rows)
+    sums = rows @ np.ones(width)
+    bad = np.flatnonzero(~(sums >= _ROW_UNDERFLOW))
+    with np.errstate(divide="ignore"):
+        log_sums = scale * peak + np.log(sums)
+        if bad.size:
+            sub = log_rows[bad]
+            sub_peak = sub.max(axis=1, keepdims=True)
+            sub_peak = np.where(np.isfinite(sub_peak), sub_peak, 0.0)
+            redo = np.exp(scale * (sub - sub_peak))
+            redo_sums = redo.sum(axis=1)
+            rows[bad] = redo
+            sums[bad] = redo_sums
+            log_sums[bad] = scale * sub_peak[:, 0] + np.log(redo_sums)
+    rows /= np.where(sums > 0, sums, 1.0)[:, None]
+    return rows, log_sums
 
 
 def _check_prefix_length(model: AutoregressiveModel, length: int) -> int:
@@ -144,8 +177,30 @@ def _check_prefix_length(model: AutoregressiveModel, length: int) -> int:
 def sample_power(model: AutoregressiveModel, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` exact i.i.d. draws from ``π_α`` (ancestral sampling with the power conditionals), ``(n, T)``."""
     alpha = check_alpha(alpha)
+    if isinstance(model, MarkovAR):  # no dense tables: O(n·T·V) with the suffix masses β
+        return _sample_power_markov(model, alpha, n, rng)
     levels = [np.asarray(model.log_prefix_totals(alpha, t)) for t in range(model.horizon + 1)]
     return _sample_from_levels(levels, n, rng)
+
+
+def _sample_power_markov(model: MarkovAR, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Ancestral sampling from ``π_α`` of a Markov chain: ``π_pow,α(s | y_<t) ∝ P[y_{t-1}, s]^α e^{β_{T-t}(s)}``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    beta = model.log_suffix_masses(alpha)  # (T, V): β_k
+    horizon = model.horizon
+    scaled_transition = alpha * model.log_transition
+    out = np.empty((n, horizon), dtype=np.int64)
+    for t in range(horizon):
+        suffix = beta[horizon - t - 1]
+        logits = (alpha * model.log_initial)[None, :] if t == 0 else scaled_transition[out[:, t - 1]]
+        probs = np.exp(log_normalize(logits + suffix[None, :]))
+        cdf = np.cumsum(probs, axis=-1)
+        u = rng.random(n) * cdf[:, -1]
+        out[:, t] = np.minimum((cdf <= u[:, None]).sum(axis=-1), cdf.shape[-1] - 1)
+    return out
 
 
 __all__ = [

@@ -20,11 +20,17 @@ from .models import AutoregressiveModel, TabularAR
 from .power import log_power_conditional, log_temp_conditional
 
 
+#: Below this ``|α - 1|`` the entropy is evaluated with ``log1p``/``expm1`` (see ``renyi_entropy_from_logp``).
+_NEAR_ONE = 1e-3
+
+
 def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
     """``H_α`` in nats of the distribution with log-probabilities ``log_p`` (``-inf`` = zero mass).
 
     ``α = 1`` gives the Shannon entropy, ``α = ∞`` the min-entropy ``-log max p``;
-    any ``α > 0`` is allowed.
+    any ``α > 0`` is allowed.  For ``|α - 1| < 1e-3`` the sum is evaluated as
+    ``log1p(Σ p·expm1((α-1) log p))`` (assuming ``Σ p = 1``), which avoids the
+    ``0/0`` cancellation of ``log Σ p^α / (1 - α)`` near ``α = 1``.
     """
     alpha = check_alpha(alpha, allow_inf=True)
     logp = np.asarray(log_p, dtype=np.float64).reshape(-1)
@@ -38,6 +44,11 @@ def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
     if alpha == 1.0:
         support = np.isfinite(logp)
         return float(-np.sum(np.exp(logp[support]) * logp[support]))
+    epsilon = alpha - 1.0
+    if abs(epsilon) < _NEAR_ONE:
+        # log Σ p^α = log1p(Σ p·expm1(ε log p)): no cancellation as α → 1 (H_α → Shannon smoothly)
+        support = logp[np.isfinite(logp)]
+        return float(-np.log1p(np.sum(np.exp(support) * np.expm1(epsilon * support))) / epsilon)
     return float(logsumexp(logp, scale=alpha)) / (1.0 - alpha)
 
 

@@ -1,0 +1,22 @@
+"""Power samplers and their exact output distributions on enumerable models (issue 6).
+
+* :mod:`.mh` -- block Metropolis-Hastings (Algorithm 2) and Power(∞);
+* :mod:`.scalable` -- token-level power sampling with Monte Carlo lookahead and jackknife (seed 002);
+* :mod:`.smc` -- SIS, sampling-importance-resampling and Power-SMC;
+* :mod:`.temperature` -- per-token temperature sampling (Eq. 5);
+* :mod:`.compare` -- distances to ``π_α``, self-reward and cost.
+"""
+
+from ._common import SamplerDistribution, TableScorer, laplace_nodes, laplace_ratio_expectations, scorer
+from .compare import *  # noqa: F401,F403
+from .compare import __all__ as _compare_all
+from .mh import *  # noqa: F401,F403
+from .mh import __all__ as _mh_all
+from .scalable import *  # noqa: F401,F403
+from .scalable import __all__ as _scalable_all
+from .smc import *  # noqa: F401,F403
+from .smc import __all__ as _smc_all
+from .temperature import *  # noqa: F401,F403
+from .temperature import __all__ as _temperature_all
+
+__all__ = ["SamplerDistribution", "TableScorer", "laplace_nodes", "laplace_ratio_expectations", "scorer", *_compare_all, *_mh_all, *_scalable_all, *_smc_all, *_temperature_all]

@@ -1,0 +1,181 @@
+"""Shared plumbing of the sampler modules: result types, dense prefix tables, batched sampling.
+
+Every sampler is written twice: an *exact* routine that returns the sampler's
+output distribution over complete sequences (dense tables, tiny models), and
+a *sampling* routine that only talks to the model through the batched
+interface ``next_token_logprobs(contexts)`` (so it ports to ``llm``).  For
+speed on enumerable models the sampling routines use :func:`scorer`, a
+table-lookup stand-in with the same ``next_token_logprobs`` signature.
+
+Cost is counted in **model token evaluations**: one per token position whose
+next-token distribution the sampler has to compute (one forward step of an LM).
+A proposal that is the base model at a temperature yields ``log π`` from the
+same forward pass, so scoring a generated token costs nothing extra.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .._logspace import log_normalize, logsumexp
+from .._memory import check_allocation
+from ..models import AutoregressiveModel
+
+
+class SamplerDistribution(NamedTuple):
+    """A sampler's output distribution over complete sequences ``y_{1:T}``."""
+
+    probabilities: np.ndarray
+    """``P(sampler outputs y)``, shape ``vocab_sizes`` (sums to 1)."""
+    standard_errors: np.ndarray
+    """Monte Carlo standard error of each entry (all zeros when ``exact``)."""
+    expected_cost: float
+    """Expected number of model token evaluations to produce one output."""
+    exact: bool
+    """True when ``probabilities`` is computed exactly (up to float64 / quadrature)."""
+
+
+def check_count(value: object, name: str, minimum: int = 1) -> int:
+    """A Python/numpy integer ``>= minimum`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    return rng
+
+
+def prefix_marginal_tables(model: AutoregressiveModel) -> list[np.ndarray]:
+    """``[log π(y_{1:t}) for t = 0..T]`` as dense arrays (size-checked)."""
+    check_allocation(model.vocab_sizes, "the dense prefix tables of this sampler")
+    return [np.asarray(model.log_prefix_marginals(t), dtype=np.float64) for t in range(model.horizon + 1)]
+
+
+def log_conditional_tables(marginals: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``log π(y_t | y_<t)`` tables, ``[t-1]`` of shape ``V_1..V_t``; ``-inf`` under impossible prefixes."""
+    out = []
+    for t in range(1, len(marginals)):
+        parent = np.asarray(marginals[t - 1])[..., None]
+        defined = np.isfinite(parent)
+        out.append(np.where(defined, marginals[t] - np.where(defined, parent, 0.0), -np.inf))
+    return out
+
+
+def temperature_prefix_tables(marginals: Sequence[np.ndarray], beta: float) -> list[np.ndarray]:
+    """Cumulative ``log q(y_{1:t})`` of the base model at temperature ``1/β``:
+
+    ``q(y_t | y_<t) = π(y_t | y_<t)^β / Σ_v π(v | y_<t)^β`` (Eq. 5 with α = β).
+    ``β = 1`` returns the base marginals themselves.
+    """
+    tables = [np.zeros(())]
+    for t, cond in enumerate(log_conditional_tables(marginals), start=1):
+        step = log_normalize(beta * cond) if beta != 1.0 else cond
+        tables.append(tables[-1][..., None] + step)
+    return tables
+
+
+def sample_rows(log_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One categorical draw per row of (possibly unnormalised) log probabilities ``(n, V)``."""
+    p = np.exp(log_normalize(log_probs))
+    cdf = np.cumsum(p, axis=-1)
+    u = rng.random(p.shape[0]) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=-1), p.shape[1] - 1)
+
+
+class TableScorer:
+    """``next_token_logprobs`` by table lookup: a fast stand-in for an enumerable model.
+
+    Same contract as :meth:`AutoregressiveModel.next_token_logprobs`: a batch
+    ``(n, t)`` of equal-length prefixes -> ``log π(· | prefix)`` of shape
+    ``(n, V_{t+1})``.  Rows under impossible prefixes are all ``-inf``.
+    """
+
+    def __init__(self, model: AutoregressiveModel):
+        self.horizon = model.horizon
+        self.vocab_sizes = tuple(model.vocab_sizes)
+        self._cond = log_conditional_tables(prefix_marginal_tables(model))
+
+    def next_token_logprobs(self, contexts: np.ndarray) -> np.ndarray:
+        ctx = np.asarray(contexts)
+        t = ctx.shape[1]
+        table = self._cond[t]
+        if t == 0:
+            return np.broadcast_to(table, (ctx.shape[0],) + table.shape).copy()
+        return table[tuple(ctx.T)]
+
+
+def scorer(model: AutoregressiveModel):
+    """A :class:`TableScorer` when the model is small enough to tabulate, else the model itself."""
+    sizes = getattr(model, "vocab_sizes", None)
+    if sizes is not None and hasattr(model, "log_prefix_marginals") and math.prod(sizes) <= 2**20:
+        return TableScorer(model)
+    return model
+
+
+#: Step of the trapezoid rule in ``u = log s`` used for the Laplace integrals (see :func:`laplace_nodes`).
+LAPLACE_STEP = 0.05
+
+
+def laplace_nodes(slowest_rate: float, step: float = LAPLACE_STEP) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``s_i`` and weights for ``∫_0^∞ f(s) ds`` with ``f`` entire and decaying like ``e^{-rate·s}``.
+
+    Substituting ``s = e^u`` gives ``∫_ℝ f(e^u) e^u du``, whose integrand is analytic and
+    bounded in the strip ``|Im u| < π/2`` (where ``Re s > 0``) and decays at both ends,
+    so the trapezoid rule converges geometrically, with error ``~exp(-π²/step)``
+    (Trefethen & Weideman 2014, SIAM Review 56(3), Sec. 5).  The grid runs from
+    ``s = 1e-18`` to ``s = 60/slowest_rate`` (``e^{-60}`` is below float64 resolution).
+    """
+    low, high = np.log(1e-18), np.log(60.0 / slowest_rate)
+    u = np.arange(low, high + step, step)
+    s = np.exp(u)
+    return s, step * s
+
+
+def laplace_ratio_expectations(
+    log_values: Sequence[np.ndarray], log_probs: Sequence[np.ndarray], counts: Sequence[int]
+) -> np.ndarray:
+    """``E[S_a / Σ_b S_b]`` for independent sums ``S_b`` of ``counts[b]`` i.i.d. draws of a discrete ``W_b > 0``.
+
+    ``W_b`` takes value ``exp(log_values[b][j])`` with probability ``exp(log_probs[b][j])``.
+    Uses ``1/x = ∫_0^∞ e^{-sx} ds``: with ``φ_b(s) = E[e^{-s W_b}]`` and
+    ``ψ_b(s) = E[W_b e^{-s W_b}]``,
+
+        ``E[S_a / Σ S] = ∫_0^∞ n_a ψ_a(s) φ_a(s)^{n_a - 1} Π_{b≠a} φ_b(s)^{n_b} ds``,
+
+    a one-dimensional integral of an entire function (trapezoid rule in ``log s``,
+    :func:`laplace_nodes`) instead of an enumeration of every multiset of draws.
+    Returns shape ``(K,)``.
+    """
+    lv = [np.asarray(v, dtype=np.float64) for v in log_values]
+    lp = [np.asarray(p, dtype=np.float64) for p in log_probs]
+    keep = [np.isfinite(p) for p in lp]
+    lv = [v[k] for v, k in zip(lv, keep)]
+    lp = [p[k] for p, k in zip(lp, keep)]
+    n = np.asarray(counts, dtype=np.float64)
+    # rescale so that E[Σ S] = 1: the integrand then lives on s ~ 1
+    log_means = np.array([logsumexp(v + p) for v, p in zip(lv, lp)])
+    shift = float(logsumexp(log_means + np.log(n)))
+    width = max(v.size for v in lv)
+    vals = np.ones((len(lv), width))  # padded entries carry probability 0
+    logq = np.full((len(lv), width), -np.inf)
+    for k, (v, p) in enumerate(zip(lv, lp)):
+        vals[k, : v.size] = np.exp(v - shift)
+        logq[k, : p.size] = p
+    log_vals = np.log(vals)
+    slowest = float(np.dot(n, np.where(np.isfinite(logq), vals, np.inf).min(axis=1)))
+    s, weights = laplace_nodes(slowest)
+    tilted = logq[None, :, :] - s[:, None, None] * vals[None, :, :]  # (points, K, width)
+    log_phi = logsumexp(tilted, axis=-1)  # (points, K)
+    log_psi = logsumexp(tilted + log_vals[None], axis=-1)
+    log_common = log_phi @ n  # log Π_b φ_b^{n_b}
+    integrand = n[None, :] * np.exp(log_psi - log_phi + log_common[:, None])
+    return weights @ integrand
+
+
+__all__ = ["SamplerDistribution", "TableScorer", "scorer", "laplace_nodes", "laplace_ratio_expectations"]

@@ -1,0 +1,425 @@
+"""Scalable power sampling: token-level Monte Carlo lookahead with jackknife (seed 002, arXiv 2601.21590).
+
+Theorem 3.1 writes the power conditional (Eq. 6 of the main paper) as a scaled
+low-temperature one,
+
+    ``π_pow,α(a | y_<t) = p(a)^α ζ_t(a) / Σ_b p(b)^α ζ_t(b)``,
+    ``ζ_t(a) = Σ_z q_{t,a}(z)^α = E_{z ~ q_{t,a}}[q_{t,a}(z)^{α-1}]``,
+
+with ``p = π(· | y_<t)`` and ``q_{t,a}`` the base model's suffix distribution
+after ``(y_<t, a)``.  The sampler at step ``t``:
+
+1. keeps the ``K`` most probable tokens (ties broken by token id; zero-probability
+   tokens are never candidates);
+2. draws ``M`` rollouts ``z^{(1..M)}`` of ``H`` tokens (default: to the end) per
+   candidate from the base model, the ``r``-th rollouts of all candidates forming
+   the ``r``-th i.i.d. draw of a ``K``-vector, and sets
+   ``ζ̂(a) = (1/M) Σ_r q(z_a^{(r)})^{α-1}`` (the truncated suffix probability when ``H < T - t``);
+3. samples ``y_t`` from ``p̂(a) = p(a)^α ζ̂(a) / Σ_b p(b)^α ζ̂(b)`` (Lemma 3.2: bias ``O(1/M)``),
+   or from the jackknife ``p̂_JK = M p̂ - ((M-1)/M) Σ_s p̂^{(-s)}`` where ``p̂^{(-s)}``
+   drops the ``s``-th rollout vector (Lemma 3.3: bias ``O(1/M²)``).
+
+**Negative jackknife values.** ``p̂_JK`` always sums to 1 (the coefficients
+``M - (M-1)`` sum to 1) but can have negative entries; the sampler clips them
+at 0 and renormalises (``clip=True``, what :func:`scalable_sample` does).
+Lemma 3.3 is about the unclipped estimator (``clip=False``).
+
+**Exact output distribution.** The sampler outputs ``y`` with probability
+``Π_t E[p̂_t(y_t | y_<t)]``.  The plain and the unclipped jackknife expectations
+are computed exactly for any ``M`` from the identity ``1/x = ∫_0^∞ e^{-sx} ds``
+(:func:`~exact.samplers.laplace_ratio_expectations`): ``E[p̂_JK] = M E_M[p̂] -
+(M-1) E_{M-1}[p̂]`` by exchangeability.  The clipped jackknife is computed by
+enumerating the multisets of rollout vectors when there are at most
+``ENUMERATION_LIMIT`` of them, else as the exact unclipped value plus a Monte
+Carlo estimate of the (rarely non-zero) clipping correction, with its standard error.
+
+**Cost** per step: ``1 + K_eff · M · h_t`` token evaluations (``h_t = min(H, T - t)``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from .._logspace import check_alpha, log_normalize
+from ..models import AutoregressiveModel
+from ..power import power_conditional
+from ._common import (
+    SamplerDistribution,
+    check_count,
+    check_rng,
+    laplace_ratio_expectations,
+    prefix_marginal_tables,
+    sample_rows,
+    scorer,
+)
+from .mh import SamplerRun
+
+#: Largest number of rollout-vector multisets enumerated for the exact clipped jackknife.
+ENUMERATION_LIMIT = 20_000
+
+#: Monte Carlo replications of the clipping correction when enumeration is too large.
+DEFAULT_REPLICATIONS = 4_000
+
+
+class ConditionalExpectation(NamedTuple):
+    """``E[p̂_t(· | y_<t)]`` over the rollouts, a length-``V_t`` vector."""
+
+    mean: np.ndarray
+    """The expected estimated conditional (zero outside the top-``K`` candidates)."""
+    standard_error: np.ndarray
+    """Monte Carlo standard error per entry (zeros when ``exact``)."""
+    exact: bool
+    """True when no Monte Carlo was needed."""
+
+
+def _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon):
+    alpha = check_alpha(alpha)
+    top_k = check_count(top_k, "top_k")
+    n_rollouts = check_count(n_rollouts, "n_rollouts", minimum=2 if jackknife else 1)
+    horizon = model.horizon if horizon is None else check_count(horizon, "horizon", minimum=0)
+    return alpha, top_k, n_rollouts, horizon
+
+
+def candidate_tokens(log_probs: np.ndarray, top_k: int) -> np.ndarray:
+    """The ``top_k`` most probable tokens with positive probability (stable: ties by token id)."""
+    order = np.argsort(-np.asarray(log_probs), kind="stable")
+    order = order[np.isfinite(np.asarray(log_probs)[order])]
+    return order[:top_k]
+
+
+def _rollout_tables(marginals, prefix: tuple[int, ...], tokens: np.ndarray, alpha: float, horizon: int):
+    """Per candidate: ``log`` rollout weights ``(α-1) log q(z)`` and ``log q(z)`` over the ``h``-token suffixes."""
+    t = len(prefix) + 1
+    h = min(horizon, len(marginals) - 1 - t)
+    log_w, log_q = [], []
+    for a in tokens:
+        full = prefix + (int(a),)
+        with np.errstate(invalid="ignore"):
+            lq = np.asarray(marginals[t + h][full] - marginals[t][full], dtype=np.float64).reshape(-1)
+        lq = np.where(np.isnan(lq), -np.inf, lq)
+        log_q.append(lq)
+        log_w.append(np.where(np.isfinite(lq), (alpha - 1.0) * np.where(np.isfinite(lq), lq, 0.0), -np.inf))
+    return log_w, log_q, h
+
+
+def jackknife_estimates(draws: np.ndarray, clip: bool = True) -> np.ndarray:
+    """Jackknife conditional from rollout values ``X[..., r, k] = p(a_k)^α q(z_k^{(r)})^{α-1}`` (any common scale).
+
+    ``p̂ = Σ_r X_r / Σ_{r,k} X_r``; ``p̂^{(-s)}`` the same without draw ``s``;
+    ``p̂_JK = M p̂ - ((M-1)/M) Σ_s p̂^{(-s)}``; with ``clip`` negative entries are set
+    to 0 and the vector renormalised.  Returns shape ``(..., K)``.
+    """
+    X = np.asarray(draws, dtype=np.float64)
+    M = X.shape[-2]
+    total = X.sum(axis=-2)  # (..., K)
+    leave_out = np.einsum("...rk,sr->...sk", X, 1.0 - np.eye(M))  # (..., M, K) sums without draw s
+    with np.errstate(invalid="ignore", divide="ignore"):  # all-zero draws (impossible outcomes) give NaN rows
+        plain = total / total.sum(axis=-1, keepdims=True)
+        loo = leave_out / leave_out.sum(axis=-1, keepdims=True)
+        jk = M * plain - (M - 1) / M * loo.sum(axis=-2)
+        if clip:
+            jk = np.clip(jk, 0.0, None)
+            jk = jk / jk.sum(axis=-1, keepdims=True)
+    return jk
+
+
+def _plain_expectation(log_c, log_w, log_q, M):
+    return laplace_ratio_expectations([c + w for c, w in zip(log_c, log_w)], log_q, [M] * len(log_c))
+
+
+def _conditional_from_tables(marginals, prefix, alpha, top_k, M, jackknife, horizon, clip, rng, n_replications):
+    t = len(prefix)
+    log_p = np.asarray(marginals[t + 1][prefix] - marginals[t][prefix], dtype=np.float64)
+    tokens = candidate_tokens(log_p, top_k)
+    log_c = [alpha * log_p[a] for a in tokens]
+    log_w, log_q, h = _rollout_tables(marginals, prefix, tokens, alpha, horizon)
+    mean = np.zeros(log_p.size)
+    se = np.zeros(log_p.size)
+    exact = True
+    if len(tokens) == 1:
+        mean[tokens] = 1.0
+        return ConditionalExpectation(mean, se, True), h, len(tokens)
+    if not jackknife:
+        mean[tokens] = _plain_expectation(log_c, log_w, log_q, M)
+    else:
+        linear = M * _plain_expectation(log_c, log_w, log_q, M) - (M - 1) * _plain_expectation(log_c, log_w, log_q, M - 1)
+        if not clip:
+            mean[tokens] = linear
+        else:
+            sizes = [lq.size for lq in log_q]
+            n_vectors = math.prod(sizes)
+            if math.comb(n_vectors + M - 1, M) <= ENUMERATION_LIMIT:
+                mean[tokens] = _enumerate_clipped(log_c, log_w, log_q, M)
+            else:
+                exact = False
+                gen = np.random.default_rng(0) if rng is None else check_rng(rng)
+                diff = _sampled_clip_correction(log_c, log_w, log_q, M, n_replications, gen)
+                mean[tokens] = linear + diff.mean(axis=0)
+                se[tokens] = diff.std(axis=0, ddof=1) / np.sqrt(len(diff))
+    return ConditionalExpectation(mean, se, exact), h, len(tokens)
+
+
+def _values(log_c, log_w):
+    """Rollout values ``c_k w_k(z)`` on a common scale, per candidate."""
+    shift = max(float(np.max(c + w)) for c, w in zip(log_c, log_w))
+    return [np.exp(c + w - shift) for c, w in zip(log_c, log_w)]
+
+
+def _enumerate_clipped(log_c, log_w, log_q, M):
+    vals = _values(log_c, log_w)
+    sizes = [v.size for v in vals]
+    log_vec_q = sum(np.ix_(*log_q)).reshape(-1) if len(log_q) > 1 else log_q[0]
+    grids = np.stack(np.unravel_index(np.arange(math.prod(sizes)), sizes), axis=-1)  # (S, K)
+    vec_vals = np.stack([vals[k][grids[:, k]] for k in range(len(vals))], axis=-1)  # (S, K)
+    combos = np.array(list(itertools.combinations_with_replacement(range(len(vec_vals)), M)))  # (C, M)
+    counts = np.stack([np.bincount(row, minlength=len(vec_vals)) for row in combos])
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, M + 1)))])  # log k!, k = 0..M
+    log_prob = log_factorial[M] - log_factorial[counts].sum(axis=1) + log_vec_q[combos].sum(axis=1)
+    jk = jackknife_estimates(vec_vals[combos], clip=True)  # (C, K)
+    keep = np.isfinite(log_prob)
+    return (np.exp(log_prob[keep])[:, None] * jk[keep]).sum(axis=0)
+
+
+def _sampled_clip_correction(log_c, log_w, log_q, M, n_replications, rng):
+    vals = _values(log_c, log_w)
+    draws = np.stack(
+        [v[rng.choice(v.size, size=(n_replications, M), p=np.exp(log_normalize(lq)))] for v, lq in zip(vals, log_q)],
+        axis=-1,
+    )  # (R, M, K)
+    return jackknife_estimates(draws, clip=True) - jackknife_estimates(draws, clip=False)
+
+
+def scalable_conditional_expectation(
+    model: AutoregressiveModel,
+    prefix: Sequence[int],
+    alpha: float,
+    top_k: int,
+    n_rollouts: int,
+    jackknife: bool,
+    horizon: int | None = None,
+    clip: bool = True,
+    rng: np.random.Generator | None = None,
+    n_replications: int = DEFAULT_REPLICATIONS,
+) -> ConditionalExpectation:
+    """``E[p̂_t(· | y_<t)]``: the sampler's actual next-token distribution at ``prefix`` (see module doc).
+
+    ``rng`` drives only the Monte Carlo fallback of the clipped jackknife (default: seed 0).
+    """
+    alpha, top_k, n_rollouts, horizon = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
+    key = model.check_prefix(prefix)
+    marginals = prefix_marginal_tables(model)
+    if not np.isfinite(marginals[len(key)][key]):
+        raise ValueError(f"prefix {list(key)} has probability zero under the model")
+    result, _, _ = _conditional_from_tables(
+        marginals, key, alpha, top_k, n_rollouts, jackknife, horizon, clip, rng, check_count(n_replications, "n_replications", 2)
+    )
+    return result
+
+
+class ConditionalBias(NamedTuple):
+    """``E[p̂_t(· | y_<t)] - π_pow,α(· | y_<t)`` with the Monte Carlo standard error of the first term."""
+
+    bias: np.ndarray
+    standard_error: np.ndarray
+    exact: bool
+
+
+def scalable_conditional_bias(
+    model: AutoregressiveModel,
+    prefix: Sequence[int],
+    alpha: float,
+    top_k: int,
+    n_rollouts: int,
+    jackknife: bool,
+    horizon: int | None = None,
+    clip: bool = True,
+    rng: np.random.Generator | None = None,
+) -> ConditionalBias:
+    """Bias of the scalable sampler's next-token distribution against the power conditional (Eq. 6).
+
+    Lemma 3.2: ``O(1/M)`` plain; Lemma 3.3: ``O(1/M²)`` with the (unclipped) jackknife, when
+    ``K = V`` and ``H`` reaches the end (otherwise a non-vanishing truncation bias remains).
+    """
+    got = scalable_conditional_expectation(model, prefix, alpha, top_k, n_rollouts, jackknife, horizon, clip, rng)
+    return ConditionalBias(got.mean - power_conditional(model, prefix, alpha), got.standard_error, got.exact)
+
+
+def scalable_expected_cost(model: AutoregressiveModel, distribution: np.ndarray, top_k: int, n_rollouts: int, horizon: int | None = None) -> float:
+    """``E[Σ_t (1 + K_eff M h_t)]`` under the sampler's own output ``distribution`` (full support: ``K_eff = min(K, V_t)``)."""
+    T = model.horizon
+    H = T if horizon is None else horizon
+    cost = 0.0
+    for t in range(1, T + 1):
+        prefix_mass = distribution.sum(axis=tuple(range(t - 1, T))) if t > 1 else np.ones(())
+        marg = np.asarray(model.log_prefix_marginals(t))
+        n_pos = np.isfinite(marg).sum(axis=-1)  # positive tokens per prefix
+        k_eff = np.minimum(n_pos, top_k)
+        cost += float((prefix_mass * (1 + k_eff * n_rollouts * min(H, T - t))).sum())
+    return cost
+
+
+def scalable_output_distribution(
+    model: AutoregressiveModel,
+    alpha: float,
+    top_k: int,
+    n_rollouts: int,
+    jackknife: bool,
+    horizon: int | None = None,
+    clip: bool = True,
+    rng: np.random.Generator | None = None,
+    n_replications: int = DEFAULT_REPLICATIONS,
+) -> SamplerDistribution:
+    """Output distribution ``Π_t E[p̂_t(y_t | y_<t)]`` of the scalable sampler over all sequences.
+
+    Exact unless the clipped jackknife needs its Monte Carlo fallback; then the
+    standard errors combine the per-step ones by the delta method
+    (``se(Π p_t)/Π p_t ≈ sqrt(Σ (se_t/p_t)²)``).
+    """
+    alpha, top_k, n_rollouts, horizon = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
+    n_replications = check_count(n_replications, "n_replications", 2)
+    marginals = prefix_marginal_tables(model)
+    sizes = model.vocab_sizes
+    dist = np.ones(())
+    rel_var = np.zeros(())
+    all_exact = True
+    for t in range(model.horizon):
+        new = np.zeros(sizes[: t + 1])
+        new_rel = np.zeros(sizes[: t + 1])
+        for key in itertools.product(*[range(v) for v in sizes[:t]]):
+            if dist[key] <= 0:
+                continue
+            cond, _, _ = _conditional_from_tables(
+                marginals, key, alpha, top_k, n_rollouts, jackknife, horizon, clip, rng, n_replications
+            )
+            all_exact &= cond.exact
+            new[key] = dist[key] * cond.mean
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new_rel[key] = rel_var[key] + np.where(cond.mean > 0, (cond.standard_error / cond.mean) ** 2, 0.0)
+        dist, rel_var = new, new_rel
+    dist = np.clip(dist, 0.0, None)
+    dist /= dist.sum()
+    return SamplerDistribution(
+        dist, dist * np.sqrt(rel_var), scalable_expected_cost(model, dist, top_k, n_rollouts, horizon), all_exact
+    )
+
+
+def scalable_step(
+    lm, prefixes: np.ndarray, alpha: float, top_k: int, n_rollouts: int, jackknife: bool, horizon: int,
+    total_length: int, rng: np.random.Generator, clip: bool = True,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One step of the sampler for a batch of equal-length prefixes, through ``lm.next_token_logprobs`` only.
+
+    Returns ``(candidates (n, K), estimated conditional over them (n, K), token evaluations)``.
+    Rollouts run ``min(horizon, total_length - t - 1)`` tokens past the candidate.
+    """
+    n, t = prefixes.shape
+    log_p = lm.next_token_logprobs(prefixes)  # (n, V)
+    cost = n
+    K = min(top_k, log_p.shape[1])
+    cand = np.argsort(-log_p, axis=1, kind="stable")[:, :K]  # (n, K)
+    log_pc = np.take_along_axis(log_p, cand, axis=1)
+    valid = np.isfinite(log_pc)
+    h = min(horizon, total_length - t - 1)
+    M = n_rollouts
+    # rollouts: (n, K, M) contexts extended by h tokens from the base model
+    ctx = np.concatenate([np.repeat(prefixes[:, None, :], K, axis=1), cand[:, :, None]], axis=2)
+    ctx = np.repeat(ctx[:, :, None, :], M, axis=2).reshape(n * K * M, t + 1)
+    log_q = np.zeros(n * K * M)
+    live = np.repeat(valid.reshape(-1), M)
+    rows = np.flatnonzero(live)
+    for _ in range(h):
+        step = np.zeros(n * K * M, dtype=np.int64)
+        if rows.size:
+            lp = lm.next_token_logprobs(ctx[rows])
+            tok = sample_rows(lp, rng)
+            step[rows] = tok
+            log_q[rows] += lp[np.arange(rows.size), tok]
+            cost += rows.size
+        ctx = np.concatenate([ctx, step[:, None]], axis=1)
+    log_x = alpha * np.where(valid, log_pc, 0.0)[:, :, None] + (alpha - 1.0) * log_q.reshape(n, K, M)
+    log_x = np.where(valid[:, :, None], log_x, -np.inf)
+    log_x -= log_x.max(axis=(1, 2), keepdims=True)
+    X = np.exp(log_x).transpose(0, 2, 1)  # (n, M, K)
+    if jackknife:
+        probs = jackknife_estimates(X, clip=clip)
+    else:
+        total = X.sum(axis=1)
+        probs = total / total.sum(axis=1, keepdims=True)
+    return cand, probs, cost
+
+
+def scalable_sample(
+    model: AutoregressiveModel,
+    alpha: float,
+    top_k: int,
+    n_rollouts: int,
+    jackknife: bool,
+    n: int,
+    rng: np.random.Generator,
+    horizon: int | None = None,
+    clip: bool = True,
+) -> SamplerRun:
+    """Draw ``n`` sequences with the scalable sampler (batched over outputs; ``next_token_logprobs`` only)."""
+    alpha, top_k, M, H = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
+    n = check_count(n, "n", minimum=0)
+    rng = check_rng(rng)
+    lm = scorer(model)
+    T = model.horizon
+    y = np.zeros((n, T), dtype=np.int64)
+    cost = 0
+    for t in range(T):  # choosing y_{t+1} (0-based column t)
+        cand, probs, step_cost = scalable_step(lm, y[:, :t], alpha, top_k, M, jackknife, H, T, rng, clip)
+        cost += step_cost
+        with np.errstate(divide="ignore"):
+            pick = sample_rows(np.log(probs), rng)
+        y[:, t] = cand[np.arange(n), pick]
+    return SamplerRun(y, cost)
+
+
+def scalable_conditional_expectation_mc(
+    model: AutoregressiveModel,
+    prefix: Sequence[int],
+    alpha: float,
+    top_k: int,
+    n_rollouts: int,
+    jackknife: bool,
+    n_replications: int,
+    rng: np.random.Generator,
+    horizon: int | None = None,
+    clip: bool = True,
+) -> ConditionalExpectation:
+    """Monte Carlo ``E[p̂_t(· | prefix)]`` over ``n_replications`` independent rollout sets (any model size).
+
+    Uses only ``next_token_logprobs``; standard errors are the across-replication
+    standard deviations over ``sqrt(n_replications)``.
+    """
+    alpha, top_k, M, H = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
+    R = check_count(n_replications, "n_replications", 2)
+    rng = check_rng(rng)
+    key = model.check_prefix(prefix)
+    batch = np.tile(np.asarray(key, dtype=np.int64), (R, 1)).reshape(R, len(key))
+    cand, probs, _ = scalable_step(scorer(model), batch, alpha, top_k, M, jackknife, H, model.horizon, rng, clip)
+    V = model.vocab_sizes[len(key)]
+    full = np.zeros((R, V))
+    np.put_along_axis(full, cand, probs, axis=1)
+    return ConditionalExpectation(full.mean(axis=0), full.std(axis=0, ddof=1) / np.sqrt(R), False)
+
+
+__all__ = [
+    "ENUMERATION_LIMIT",
+    "ConditionalExpectation",
+    "ConditionalBias",
+    "candidate_tokens",
+    "jackknife_estimates",
+    "scalable_conditional_expectation",
+    "scalable_conditional_bias",
+    "scalable_expected_cost",
+    "scalable_output_distribution",
+    "scalable_sample",
+    "scalable_step",
+    "scalable_conditional_expectation_mc",
+]

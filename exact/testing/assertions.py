@@ -1,0 +1,420 @@
+"""Assertion helpers: exact-toy checks of models, power conditionals and samplers.
+
+Each helper raises ``AssertionError`` with a message that says what is wrong
+and where (so it reads well under pytest), returns quietly otherwise, and
+declares its tolerance:
+
+* exact identities use :data:`EXACT_ATOL` (``1e-10``: float64 closed forms,
+  STYLE tier 1) unless the caller passes an ``atol`` that fits their estimator;
+* :func:`assert_sampler_matches` is a goodness-of-fit test of ``n`` draws
+  against an exact target (Pearson chi-square, or the G-test, after pooling
+  cells whose expected count is below ``min_expected``); it raises with
+  probability ``alpha_level`` when the sampler is exactly right (its
+  false-alarm rate, up to the chi-square approximation), and with
+  probability close to one when the sampler's law is far from the target in
+  chi-square divergence: about ``n · χ²(sampler ‖ target) ≳ 40`` for a handful of cells.
+
+**Sampler convention.** A sampler is a callable ``sampler(model, n, rng)``
+returning an ``(n, T)`` integer array of token ids, like ``model.sample(n, rng)``
+and ``exact.sample_power(model, alpha, n, rng)``.  It may use the model only
+through the shared interface (``log_conditional(prefix)``,
+``next_token_logprobs(contexts)``, ``log_prob(sequences)``, ``vocab_sizes``,
+``horizon``).  A sampler that makes one draw at a time,
+``draw(model, rng) -> sequence``, is adapted by :func:`from_single_draws`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+from scipy import stats
+
+from .._logspace import check_alpha, logsumexp
+from ..models import AutoregressiveModel
+from ..power import log_power_conditional, power_joint, sample_power, temp_conditionals
+
+#: Absolute tolerance for exact float64 identities (sums to one, chain rules, closed forms).
+EXACT_ATOL = 1e-10
+
+#: Default false-alarm rate of :func:`assert_sampler_matches`: one spurious CI failure per 100 runs.
+DEFAULT_ALPHA_LEVEL = 0.01
+
+#: Cells with expected count below this are pooled, so the chi-square approximation holds.
+MIN_EXPECTED = 5.0
+
+#: Enumerate every sequence / prefix only up to this many (beyond it, pass ``sequences`` or ``rng``).
+MAX_ENUMERATED = 20_000
+
+Sampler = Callable[[AutoregressiveModel, int, np.random.Generator], np.ndarray]
+
+
+class SamplerCheck(NamedTuple):
+    """What :func:`assert_sampler_matches` computed (returned when the check passes)."""
+
+    statistic: float
+    """Pearson ``Σ (O - E)² / E`` (or G ``2 Σ O log(O / E)``) over the pooled cells."""
+    p_value: float
+    """``P(χ²_dof ≥ statistic)``; the check fails when it is below ``alpha_level``."""
+    dof: int
+    """Degrees of freedom: number of pooled cells minus one."""
+    n: int
+    """Number of draws."""
+    n_cells: int
+    """Number of cells after pooling (sequences with target probability 0 are not cells)."""
+    n_pooled: int
+    """How many sequences were pooled into the one small-expected-count cell (0: none)."""
+    observed: np.ndarray
+    """Draw counts per sequence, shape ``(V_1, ..., V_T)``."""
+    expected: np.ndarray
+    """``n · target`` per sequence, shape ``(V_1, ..., V_T)``."""
+
+
+# -- distributions -------------------------------------------------------------
+def power_target(model: AutoregressiveModel, alpha: float) -> np.ndarray:
+    """``π_α(y) = π(y)^α / Z_α`` over all sequences (Eq. 4), shape ``vocab_sizes``: ``exact.power_joint``."""
+    return power_joint(model, alpha)
+
+
+def temperature_target(model: AutoregressiveModel, alpha: float) -> np.ndarray:
+    """The law of per-token temperature-``1/α`` sampling, ``Π_t π_temp,α(y_t | y_<t)`` (Eq. 5).
+
+    Not the power distribution unless every suffix has the same Rényi entropy (Prop. 1).
+    """
+    alpha = check_alpha(alpha)
+    joint = np.ones(())
+    for t in range(model.horizon):
+        table = temp_conditionals(model, alpha, t)  # shape vocab_sizes[:t+1]
+        joint = joint[..., None] * table
+    return joint
+
+
+def base_target(model: AutoregressiveModel) -> np.ndarray:
+    """``π(y)`` over all sequences, shape ``vocab_sizes`` (what ``model.sample`` draws)."""
+    return np.exp(model.log_prefix_marginals(model.horizon))
+
+
+def from_single_draws(draw: Callable[[AutoregressiveModel, np.random.Generator], Sequence[int]]) -> Sampler:
+    """Adapt ``draw(model, rng) -> one sequence`` to the batched ``sampler(model, n, rng)`` convention."""
+
+    def sampler(model: AutoregressiveModel, n: int, rng: np.random.Generator) -> np.ndarray:
+        return np.array([np.asarray(draw(model, rng)) for _ in range(n)]).reshape(n, model.horizon)
+
+    sampler.__name__ = getattr(draw, "__name__", "sampler")
+    return sampler
+
+
+# -- exact invariants -----------------------------------------------------------
+def assert_normalized(
+    probabilities: np.ndarray, axis: int | None = None, log: bool = False, atol: float = EXACT_ATOL, what: str = "distribution"
+) -> None:
+    """Entries are probabilities (``≥ 0``, no NaN) summing to 1 within ``atol`` (along ``axis``; all if None).
+
+    With ``log=True`` the input holds log-probabilities (``-inf`` is a legal zero) and
+    ``|Σ exp(x) - 1| ≤ atol`` is checked.
+    """
+    x = np.asarray(probabilities, dtype=np.float64)
+    if np.any(np.isnan(x)):
+        raise AssertionError(f"{what} has NaN entries at {np.argwhere(np.isnan(x))[:5].tolist()}")
+    if log:
+        if np.any(x == np.inf):
+            raise AssertionError(f"{what} has +inf log-probabilities")
+        total = np.exp(logsumexp(x, axis=axis))
+    else:
+        if np.any(x < 0) or np.any(np.isinf(x)):
+            raise AssertionError(f"{what} has negative or infinite entries (min {x.min():.3g}, max {x.max():.3g})")
+        total = x.sum(axis=axis)
+    error = np.abs(np.asarray(total) - 1.0)
+    if np.any(error > atol):
+        worst = np.unravel_index(np.argmax(error), error.shape) if error.ndim else ()
+        raise AssertionError(
+            f"{what} is not normalised: sum {np.asarray(total)[worst]!r} at index {tuple(int(i) for i in worst)} "
+            f"(|sum - 1| = {error.max():.3g} > atol {atol:g})"
+        )
+
+
+def _all_sequences(sizes: Sequence[int], what: str) -> np.ndarray:
+    count = int(np.prod(sizes, dtype=object))
+    if count > MAX_ENUMERATED:
+        raise ValueError(f"{count} {what} is too many to enumerate (limit {MAX_ENUMERATED}); pass them explicitly or an rng")
+    return np.array(list(itertools.product(*(range(v) for v in sizes))), dtype=np.int64).reshape(count, len(sizes))
+
+
+def assert_autoregressive_factorization(
+    model: AutoregressiveModel,
+    sequences: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    n_samples: int = 256,
+    atol: float = EXACT_ATOL,
+) -> None:
+    """The model's parts agree: ``log π(y) = Σ_t log π(y_t | y_<t)`` (the chain rule), every conditional
+    sums to one, and ``next_token_logprobs`` equals ``log_conditional`` row by row.
+
+    Checked on ``sequences``, else on every sequence (when at most :data:`MAX_ENUMERATED`),
+    else on ``n_samples`` draws of ``model.sample(n_samples, rng)``.  Tolerance: ``atol``
+    on each log-probability (``-inf`` must match ``-inf``).
+    """
+    if sequences is None:
+        if int(np.prod(model.vocab_sizes, dtype=object)) <= MAX_ENUMERATED or rng is None:
+            sequences = _all_sequences(model.vocab_sizes, "sequences")
+        else:
+            sequences = model.sample(n_samples, rng)
+    seqs = np.asarray(sequences, dtype=np.int64).reshape(-1, model.horizon)
+    cache: dict[tuple[int, ...], np.ndarray] = {}
+    chained = np.zeros(len(seqs))
+    for row, y in enumerate(seqs):
+        for t in range(model.horizon):
+            if not np.isfinite(chained[row]):
+                break  # a zero-probability prefix has no conditional
+            prefix = tuple(int(v) for v in y[:t])
+            if prefix not in cache:
+                log_cond = np.asarray(model.log_conditional(prefix), dtype=np.float64)
+                assert_normalized(log_cond, log=True, atol=atol, what=f"log_conditional({list(prefix)})")
+                batched = np.asarray(model.next_token_logprobs(np.array([prefix], dtype=np.int64).reshape(1, t)))[0]
+                if not _close(batched, log_cond, atol).all():
+                    raise AssertionError(
+                        f"next_token_logprobs([{list(prefix)}]) = {batched} disagrees with log_conditional = {log_cond}"
+                    )
+                cache[prefix] = log_cond
+            chained[row] += cache[prefix][y[t]]
+    direct = np.asarray(model.log_prob(seqs), dtype=np.float64)
+    bad = ~_close(direct, chained, atol)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise AssertionError(
+            f"chain rule fails on {int(bad.sum())} of {len(seqs)} sequences; e.g. y = {seqs[i].tolist()}: "
+            f"log_prob = {direct[i]!r} but Σ_t log π(y_t | y_<t) = {chained[i]!r} (atol {atol:g})"
+        )
+
+
+def _close(a: np.ndarray, b: np.ndarray, atol: float) -> np.ndarray:
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    both_inf = np.isneginf(a) & np.isneginf(b)
+    with np.errstate(invalid="ignore"):
+        return both_inf | (np.abs(a - b) <= atol)
+
+
+def _brute_force_power_conditional(log_joint: np.ndarray, prefix: tuple[int, ...], alpha: float) -> np.ndarray:
+    """``Σ_z π(prefix, s, z)^α / Σ_{s,z} π(prefix, s, z)^α`` straight from the dense joint (Eqs. 6, 8)."""
+    block = log_joint[prefix]  # shape (V_t, ..., V_T)
+    scores = logsumexp(block.reshape(block.shape[0], -1), axis=-1, scale=alpha)
+    return np.exp(scores - logsumexp(scores))
+
+
+def assert_power_conditionals(
+    model: AutoregressiveModel,
+    alpha: float,
+    candidate: Callable[[AutoregressiveModel, Sequence[int], float], np.ndarray] | None = None,
+    prefixes: Sequence[Sequence[int]] | None = None,
+    atol: float = EXACT_ATOL,
+) -> None:
+    """Next-token power conditionals ``π_pow,α(· | y_<t)`` (Eqs. 6, 10) are right at every prefix.
+
+    ``candidate(model, prefix, alpha)`` returns a probability vector of length ``V_t`` (your
+    estimator, or an approximation: widen ``atol``); without it, the model's own
+    ``log_power_suffix_mass`` is checked through ``exact.power_conditional``.  The reference is
+    brute force over the dense joint (``Σ_z π(y_<t, s, z)^α``, normalised) when the model has
+    ``log_joint`` and at most :data:`MAX_ENUMERATED` sequences, else ``exact.power_conditional``.
+    ``prefixes`` default to every prefix of positive probability of every length ``< T``.
+    Tolerance: ``atol`` on each probability.
+    """
+    alpha = check_alpha(alpha)
+    if candidate is None:
+        candidate = lambda m, prefix, a: np.exp(log_power_conditional(m, prefix, a))  # noqa: E731
+    small = int(np.prod(model.vocab_sizes, dtype=object)) <= MAX_ENUMERATED
+    log_joint = np.asarray(model.log_joint()) if small and hasattr(model, "log_joint") else None
+    if prefixes is None:
+        prefixes = []
+        for t in range(model.horizon):
+            marginals = np.asarray(model.log_prefix_marginals(t))
+            prefixes += [p for p in _all_sequences(model.vocab_sizes[:t], "prefixes") if np.isfinite(marginals[tuple(p)])]
+    worst = (0.0, None, None, None)
+    for prefix in prefixes:
+        key = tuple(int(v) for v in prefix)
+        if log_joint is not None:
+            reference = _brute_force_power_conditional(log_joint, key, alpha)
+        else:
+            reference = np.exp(log_power_conditional(model, key, alpha))
+        got = np.asarray(candidate(model, key, alpha), dtype=np.float64)
+        if got.shape != reference.shape:
+            raise AssertionError(f"power conditional at prefix {list(key)} has shape {got.shape}, expected {reference.shape}")
+        error = float(np.max(np.abs(got - reference))) if not np.any(np.isnan(got)) else np.inf
+        if error > worst[0]:
+            worst = (error, key, got, reference)
+    if worst[0] > atol:
+        error, key, got, reference = worst
+        raise AssertionError(
+            f"power conditional at prefix {list(key)} (alpha = {alpha:g}) is off by {error:.3g} > atol {atol:g}:\n"
+            f"  got      {np.array2string(got, precision=6)}\n  expected {np.array2string(reference, precision=6)}"
+        )
+
+
+# -- goodness of fit of a sampler --------------------------------------------------
+def _check_draws(draws: object, model: AutoregressiveModel, n: int) -> np.ndarray:
+    arr = np.asarray(draws)
+    if arr.shape != (n, model.horizon):
+        raise AssertionError(f"the sampler returned shape {arr.shape}; expected (n, T) = ({n}, {model.horizon})")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise AssertionError(f"the sampler returned dtype {arr.dtype}; expected integer token ids")
+    sizes = np.asarray(model.vocab_sizes)
+    if np.any(arr < 0) or np.any(arr >= sizes):
+        raise AssertionError(f"the sampler returned token ids out of range for vocabulary sizes {model.vocab_sizes}")
+    return arr
+
+
+def _pool(expected: np.ndarray, min_expected: float) -> np.ndarray:
+    """Bin label per cell: cells with expected count ``< min_expected`` share one bin, which grows by
+    the next-smallest cells until its own expected count reaches ``min_expected``."""
+    order = np.argsort(expected, kind="stable")
+    labels = np.arange(expected.size)
+    pooled_mass, n_pooled = 0.0, 0
+    for i in order:
+        if expected[i] >= min_expected and (n_pooled == 0 or pooled_mass >= min_expected):
+            break
+        pooled_mass += expected[i]
+        n_pooled += 1
+    if n_pooled > 1:
+        labels[order[:n_pooled]] = order[0]
+    return labels
+
+
+def goodness_of_fit(
+    draws: np.ndarray, target: np.ndarray, method: str = "pearson", min_expected: float = MIN_EXPECTED
+) -> SamplerCheck:
+    """Pearson chi-square (``method="pearson"``) or G-test (``"g"``) of ``(n, T)`` draws against ``target``.
+
+    ``target`` is a probability array over sequences (shape ``(V_1, ..., V_T)``).  Sequences
+    of target probability 0 are not cells: any draw of one gives ``statistic = inf``,
+    ``p_value = 0``.  Cells with expected count ``n·target < min_expected`` are pooled
+    (:func:`_pool`); ``dof`` = pooled cells ``- 1``; ``p_value = P(χ²_dof ≥ statistic)``.
+    """
+    if method not in ("pearson", "g"):
+        raise ValueError(f"method must be 'pearson' or 'g', got {method!r}")
+    p = np.asarray(target, dtype=np.float64)
+    assert_normalized(p, atol=1e-9, what="target")
+    arr = np.asarray(draws)
+    if arr.ndim != 2 or arr.shape[1] != p.ndim or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"draws must be an (n, {p.ndim}) integer array, got shape {arr.shape} and dtype {arr.dtype}")
+    if np.any(arr < 0) or np.any(arr >= np.asarray(p.shape)):
+        raise ValueError(f"draws have token ids out of range for vocabulary sizes {p.shape}")
+    n = len(arr)
+    counts = np.bincount(np.ravel_multi_index(tuple(arr.T), p.shape), minlength=p.size).astype(np.float64)
+    expected = n * p.reshape(-1)
+    observed = counts.reshape(p.shape)
+    support = np.flatnonzero(expected > 0)
+    labels = _pool(expected[support], min_expected)
+    bins, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    n_pooled = int(sizes.max()) if sizes.size and sizes.max() > 1 else 0
+    dof = bins.size - 1
+    if np.any(counts[expected == 0] > 0):
+        return SamplerCheck(np.inf, 0.0, dof, n, int(bins.size), n_pooled, observed, expected.reshape(p.shape))
+    if dof < 1:
+        return SamplerCheck(0.0, 1.0, 0, n, int(bins.size), n_pooled, observed, expected.reshape(p.shape))
+    observed_bins = np.bincount(inverse, weights=counts[support])
+    expected_bins = np.bincount(inverse, weights=expected[support])
+    statistic, p_value = stats.power_divergence(
+        observed_bins, expected_bins, lambda_="pearson" if method == "pearson" else "log-likelihood"
+    )
+    return SamplerCheck(float(statistic), float(p_value), int(dof), n, int(bins.size), n_pooled, observed, expected.reshape(p.shape))
+
+
+def assert_draws_match(
+    draws: np.ndarray,
+    target: np.ndarray,
+    alpha_level: float = DEFAULT_ALPHA_LEVEL,
+    method: str = "pearson",
+    min_expected: float = MIN_EXPECTED,
+    show: int = 5,
+    name: str = "sampler",
+) -> SamplerCheck:
+    """Fail when :func:`goodness_of_fit` rejects at level ``alpha_level`` (or any draw is impossible).
+
+    For draws made elsewhere (an inference server, a saved file).  The message lists the
+    ``show`` worst sequences by standardised residual ``(O - E) / √E``.
+    """
+    if not 0.0 < alpha_level < 1.0:
+        raise ValueError(f"alpha_level must lie in (0, 1), got {alpha_level!r}")
+    result = goodness_of_fit(draws, target, method, min_expected)
+    counts, expected = result.observed.reshape(-1), result.expected.reshape(-1)
+    shape = result.observed.shape
+    impossible = np.flatnonzero((expected == 0) & (counts > 0))
+    if impossible.size:
+        cells = [(_sequence(i, shape), int(counts[i])) for i in impossible[:show]]
+        raise AssertionError(
+            f"{name}: {int(counts[impossible].sum())} of {result.n} draws have target probability 0; "
+            f"e.g. (sequence, count): {cells}"
+        )
+    if result.p_value < alpha_level:
+        residual = (counts - expected) / np.sqrt(np.where(expected > 0, expected, 1.0))
+        worst = np.argsort(-np.abs(residual), kind="stable")[:show]
+        lines = [
+            f"    {str(_sequence(i, shape)):<20} {int(counts[i]):>9d} {expected[i]:>10.1f} {residual[i]:>+9.2f}"
+            for i in worst
+        ]
+        pooled = f", {result.n_pooled} small ones pooled" if result.n_pooled else ""
+        raise AssertionError(
+            f"{name} does not match the target: {'chi-square' if method == 'pearson' else 'G'} = "
+            f"{result.statistic:.2f} on {result.dof} dof, p = {result.p_value:.3g} < alpha_level = {alpha_level:g} "
+            f"(n = {result.n}, {result.n_cells} cells{pooled}).\n"
+            f"  worst cells:\n    {'sequence':<20} {'observed':>9} {'expected':>10} {'(O-E)/√E':>9}\n" + "\n".join(lines)
+        )
+    return result
+
+
+def assert_sampler_matches(
+    sampler: Sampler,
+    model: AutoregressiveModel,
+    target: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    alpha_level: float = DEFAULT_ALPHA_LEVEL,
+    method: str = "pearson",
+    min_expected: float = MIN_EXPECTED,
+    show: int = 5,
+) -> SamplerCheck:
+    """Draw ``sampler(model, n, rng)`` and test the draws against the exact ``target`` law.
+
+    ``target`` is a probability array of shape ``model.vocab_sizes`` (e.g. :func:`power_target`).
+    Fails at once if a draw has target probability 0; otherwise pools cells with expected
+    count ``n·target < min_expected`` and runs Pearson's chi-square test (``method="pearson"``)
+    or the G-test (``method="g"``) with ``cells - 1`` degrees of freedom (:func:`goodness_of_fit`).
+    Fails when the p-value is below ``alpha_level``: the false-alarm rate for an exact sampler
+    is ``alpha_level`` up to the chi-square approximation (measured ``0.0098 ± 0.0022`` at
+    ``alpha_level = 0.01``, see ``tests/testing_kit/measure_power.py``).  The failure message
+    lists the ``show`` worst sequences: ``(sequence, observed, expected, (O - E)/√E)``.
+    Returns the :class:`SamplerCheck` when the check passes.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    p = np.asarray(target, dtype=np.float64)
+    if p.shape != tuple(model.vocab_sizes):
+        raise ValueError(f"target must have shape vocab_sizes = {tuple(model.vocab_sizes)}, got {p.shape}")
+    draws = _check_draws(sampler(model, n, rng), model, n)
+    name = f"sampler {getattr(sampler, '__name__', type(sampler).__name__)!r}"
+    return assert_draws_match(draws, p, alpha_level, method, min_expected, show, name)
+
+
+def _sequence(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(int(flat_index), shape))
+
+
+__all__ = [
+    "EXACT_ATOL",
+    "DEFAULT_ALPHA_LEVEL",
+    "MIN_EXPECTED",
+    "MAX_ENUMERATED",
+    "Sampler",
+    "SamplerCheck",
+    "power_target",
+    "temperature_target",
+    "base_target",
+    "sample_power",
+    "from_single_draws",
+    "assert_normalized",
+    "assert_autoregressive_factorization",
+    "assert_power_conditionals",
+    "goodness_of_fit",
+    "assert_draws_match",
+    "assert_sampler_matches",
+]

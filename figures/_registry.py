@@ -1,0 +1,261 @@
+"""Find figure modules, match user-typed IDs, and write a figure's outputs atomically.
+
+See the package docstring (:mod:`figures`) for the module contract.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import importlib
+import inspect
+import io
+import json
+import math
+import os
+import pkgutil
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+PACKAGE = "figures"
+REQUIRED = ("FIGURE_ID", "CAPTION", "compute", "plot", "tables", "summary", "headline")
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    """One discovered figure module: its ID, caption and module name (not yet imported)."""
+
+    figure_id: str
+    caption: str
+    module_name: str
+
+    def load(self) -> ModuleType:
+        module = importlib.import_module(self.module_name)
+        missing = [name for name in REQUIRED if not hasattr(module, name)]
+        if missing:
+            raise TypeError(f"{self.module_name} breaks the figure contract: missing {', '.join(missing)}")
+        return module
+
+
+def _literal(tree: ast.Module, name: str) -> Any:
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and node.value is not None:
+            return ast.literal_eval(node.value)
+    raise KeyError(name)
+
+
+def discover() -> list[FigureEntry]:
+    """Every module of ``figures/`` that defines ``FIGURE_ID`` (read from the source, no import).
+
+    A module whose ``FIGURE_ID``/``CAPTION`` are not string literals is imported to read them.
+    Sorted: main-text figures and tables first, then ``S1, S2, ...`` numerically, then the rest.
+    """
+    package = importlib.import_module(PACKAGE)
+    entries = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_") or info.ispkg:
+            continue
+        module_name = f"{PACKAGE}.{info.name}"
+        path = Path(package.__path__[0]) / f"{info.name}.py"
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            figure_id, caption = _literal(tree, "FIGURE_ID"), _literal(tree, "CAPTION")
+        except KeyError:
+            continue  # not a figure module (a helper)
+        except (OSError, SyntaxError, ValueError):
+            module = importlib.import_module(module_name)
+            if not hasattr(module, "FIGURE_ID"):
+                continue
+            figure_id, caption = module.FIGURE_ID, getattr(module, "CAPTION", "")
+        entries.append(FigureEntry(str(figure_id), str(caption), module_name))
+    ids = [normalize(entry.figure_id) for entry in entries]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise RuntimeError(f"two figure modules share an ID: {duplicates}")
+    return sorted(entries, key=lambda entry: _order(entry.figure_id))
+
+
+def _order(figure_id: str) -> tuple:
+    key = normalize(figure_id)
+    for rank, pattern in enumerate((r"(\d+)", r"table(\d+)", r"s(\d+)")):
+        match = re.fullmatch(pattern, key)
+        if match:
+            return (rank, int(match.group(1)), key)
+    return (3, 0, key)
+
+
+def normalize(figure_id: str) -> str:
+    """Lower case, without dots, spaces, dashes, underscores or a ``fig``/``figure`` prefix: ``"S.6"`` -> ``"s6"``."""
+    key = re.sub(r"[.\s_\-]", "", figure_id.lower())
+    return re.sub(r"^fig(ure)?(?=s?\d)", "", key)
+
+
+class UnknownFigure(LookupError):
+    """The typed ID matches no figure (or more than one)."""
+
+
+def resolve(typed: str, entries: Iterable[FigureEntry]) -> FigureEntry:
+    """The entry whose ID matches ``typed``: exact after :func:`normalize`; a bare ``6`` also matches ``S6``.
+
+    Raises :class:`UnknownFigure` when nothing matches or a bare number matches two IDs (``2`` and ``S2``).
+    """
+    entries = list(entries)
+    key = normalize(typed)
+    matches = [e for e in entries if normalize(e.figure_id) == key]
+    if key.isdigit():
+        matches += [e for e in entries if normalize(e.figure_id) == f"s{key}"]
+    if len(matches) == 1:
+        return matches[0]
+    valid = ", ".join(e.figure_id for e in entries)
+    if matches:
+        raise UnknownFigure(f"figure ID {typed!r} is ambiguous: {' or '.join(e.figure_id for e in matches)}")
+    raise UnknownFigure(f"unknown figure ID {typed!r}; valid IDs: {valid}")
+
+
+# --------------------------------------------------------------------------- running
+
+
+def compute_options(compute, options: Mapping[str, Any]) -> dict:
+    """The subset of ``options`` that ``compute`` declares (all of them if it takes ``**options``)."""
+    parameters = inspect.signature(compute).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(options)
+    return {key: value for key, value in options.items() if key in parameters}
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: numpy scalars/arrays to Python; NaN -> None, ±inf -> ``"inf"``/``"-inf"``."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    return value
+
+
+def csv_text(rows: list[dict]) -> str:
+    """Rows (dicts) as CSV text; columns in first-seen order, floats at full precision."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    value = jsonable(value)
+    return repr(value) if isinstance(value, float) else value
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to a temporary file beside ``path``, then ``os.replace`` it in.
+
+    An existing ``path`` is only ever replaced by a complete new file; on failure the
+    temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp_name, _file_mode(path))  # mkstemp makes 0600; give the usual permissions
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """The existing file's permissions, else what ``open()`` would give (``0o666`` minus the umask)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def render(module: ModuleType, seed: int, formats: Iterable[str], options: Mapping[str, Any]) -> tuple[dict[str, bytes], str, dict]:
+    """Compute and draw one figure in memory: ``({file name: bytes}, headline, summary)``.
+
+    Nothing touches the disk here, so a failure part-way leaves no partial outputs.
+    """
+    import matplotlib.pyplot as plt
+
+    stem = normalize(module.FIGURE_ID)
+    data = module.compute(seed=seed, **compute_options(module.compute, options))
+    files: dict[str, bytes] = {}
+    figure = module.plot(data)
+    if figure is not None:
+        try:
+            for fmt in formats:
+                buffer = io.BytesIO()
+                figure.savefig(buffer, format=fmt, metadata=_metadata(fmt))
+                files[f"{stem}.{fmt}"] = buffer.getvalue()
+        finally:
+            plt.close(figure)
+    for name, rows in module.tables(data).items():
+        files[f"{stem}_{name}.csv"] = csv_text(rows).encode("utf-8")
+    summary = {
+        "figure": module.FIGURE_ID,
+        "caption": module.CAPTION,
+        "seed": seed,
+        "options": jsonable(dict(options)),
+        "summary": jsonable(module.summary(data)),
+    }
+    files[f"{stem}.json"] = (json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    return files, module.headline(data), summary
+
+
+def _metadata(fmt: str) -> dict:
+    # fixed metadata so re-running with the same seed gives byte-identical PDFs where the backend allows
+    if fmt == "pdf":
+        return {"CreationDate": None, "Creator": "paper_repro.py"}
+    if fmt == "png":
+        return {"Software": "paper_repro.py"}
+    return {}
+
+
+def write_outputs(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
+    """Write every rendered file atomically into ``out_dir`` (created if needed)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, payload in files.items():
+        write_atomic(out_dir / name, payload)
+        paths.append(out_dir / name)
+    return paths
+
+
+def progress(message: str) -> None:
+    """Progress goes to stderr, so stdout carries only the headline lines."""
+    print(message, file=sys.stderr, flush=True)

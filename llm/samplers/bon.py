@@ -1,0 +1,47 @@
+"""Self-reward Best-of-N (Section 6.1): keep the candidate with the largest length-normalised self-reward.
+
+For each of ``n`` outputs, ``N`` candidates are sampled (temperature ``τ``,
+default 1) -- all ``n·N`` in one batch sharing the prompt prefill -- and the one
+with the largest ``r_self(y) = (1/|y|) Σ_t log π(y_t | x, y_<t)`` (prompt masked) is
+returned; ties go to the first candidate.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..model import LanguageModel
+from .basic import sample_temperature
+from .common import Completions
+
+__all__ = ["sample_best_of_n"]
+
+
+def sample_best_of_n(
+    lm: LanguageModel,
+    prompt: Sequence[int],
+    n: int,
+    n_candidates: int,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    max_new_tokens: int | None = None,
+) -> Completions:
+    """``n`` self-reward Best-of-``N`` completions; ``info["candidate_rewards"]`` is ``(n, N)``."""
+    if n_candidates < 1:
+        raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+    pool = sample_temperature(lm, prompt, n * n_candidates, temperature, generator, max_new_tokens)
+    rewards = pool.mean_logprob.view(n, n_candidates)
+    best = torch.argmax(torch.nan_to_num(rewards, nan=-torch.inf), dim=1)
+    index = [i * n_candidates + int(b) for i, b in enumerate(best)]
+    info = {"candidate_rewards": rewards, "n_candidates": n_candidates, "temperature": temperature}
+    return Completions(
+        [pool.tokens[i] for i in index],
+        [pool.logprobs[i] for i in index],
+        pool.model_calls,
+        pool.forward_tokens,
+        pool.required_tokens,
+        pool.seconds,
+        info,
+    )

@@ -1,0 +1,164 @@
+"""What every sampler shares: the result type, the decode loop, EOS handling.
+
+EOS convention (real models).  A row stops at the first EOS it samples (the
+EOS token is part of the completion and its log-prob counts) or after
+``max_new_tokens``.  Rows of one batch stay aligned: after a row has stopped
+it is fed the EOS id as padding with log-prob 0 and is trimmed on return, so
+completions may have unequal lengths.  Every sequence-level quantity (the
+target ``π(y | x)^α``, proposal densities, self-reward sums) is a sum over the
+completion's own tokens up to and including its EOS; the length-normalised
+self-reward divides by that length.  Toy models have no EOS and a fixed
+length ``T``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from ..model import DecodeState, LanguageModel, sample_from_logprobs, temper
+
+__all__ = ["Completions", "Decoded", "Timer", "decode", "resolve_max_new_tokens", "trim"]
+
+
+@dataclass(frozen=True)
+class Completions:
+    """Sampled completions and the work it took.
+
+    ``tokens[i]``: completion token ids of sample ``i`` (EOS included when reached);
+    ``logprobs[i]``: raw base ``log π(y_t | x, y_<t)`` of each of those tokens (float64);
+    ``model_calls`` / ``forward_tokens``: forward passes and tokens pushed through the model;
+    ``required_tokens``: prompt tokens plus every token the algorithm sampled (what it
+    must score at the least); ``seconds``: wall-clock; ``info``: sampler-specific
+    diagnostics (acceptance rate, log evidence, ...).
+    """
+
+    tokens: list[list[int]]
+    logprobs: list[torch.Tensor]
+    model_calls: int = 0
+    forward_tokens: int = 0
+    required_tokens: int = 0
+    seconds: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def log_likelihood(self) -> torch.Tensor:
+        """``Σ_t log π(y_t | x, y_<t)`` per sample (the self-reward sum), float64 ``(n,)``."""
+        return torch.tensor([float(lp.sum()) for lp in self.logprobs], dtype=torch.float64)
+
+    @property
+    def mean_logprob(self) -> torch.Tensor:
+        """Length-normalised self-reward ``(1/|y|) Σ_t log π(y_t | x, y_<t)`` (Sec. 6.1, B.1); NaN for empty."""
+        return torch.tensor([float(lp.mean()) if len(lp) else float("nan") for lp in self.logprobs], dtype=torch.float64)
+
+    @property
+    def efficiency(self) -> float:
+        """Forward-token efficiency ``required_tokens / forward_tokens``."""
+        return self.required_tokens / self.forward_tokens if self.forward_tokens else float("nan")
+
+
+class Timer:
+    """Measures wall-clock and the model's counter difference over a ``with`` block."""
+
+    def __init__(self, lm: LanguageModel):
+        self.lm = lm
+
+    def __enter__(self) -> "Timer":
+        self.start_calls, self.start_tokens = self.lm.counter.snapshot()
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+        calls, tokens = self.lm.counter.snapshot()
+        self.calls, self.tokens = calls - self.start_calls, tokens - self.start_tokens
+
+
+@dataclass
+class Decoded:
+    """Output of :func:`decode`: ``(n, k)`` tokens, raw and processed log-probs, stop flags."""
+
+    tokens: torch.Tensor
+    raw: torch.Tensor
+    processed: torch.Tensor
+    finished: torch.Tensor
+    sampled: int  # tokens actually sampled (stopped rows excluded)
+
+
+def resolve_max_new_tokens(lm: LanguageModel, prompt_length: int, max_new_tokens: int | None) -> int:
+    """``max_new_tokens``, or the rest of the toy horizon ``T - len(prompt)`` when ``None``."""
+    if lm.horizon is not None:
+        remaining = lm.horizon - prompt_length
+        if max_new_tokens is None or max_new_tokens > remaining:
+            max_new_tokens = remaining
+    if max_new_tokens is None:
+        raise ValueError("max_new_tokens is required for a model without a fixed horizon")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    return int(max_new_tokens)
+
+
+def decode(
+    state: DecodeState,
+    n_tokens: int,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    eos_token_id: int | None = None,
+    finished: torch.Tensor | None = None,
+) -> Decoded:
+    """Sample up to ``n_tokens`` tokens per row from the tempered model, appending them to ``state``.
+
+    Token ``y_t`` is drawn from ``p_τ(· | ·) ∝ π(· | ·)^{1/τ}`` (``temper``);
+    ``raw`` holds ``log π(y_t | ·)`` and ``processed`` ``log p_τ(y_t | ·)``,
+    both 0 for stopped rows (which are fed EOS as padding).  Stops early when
+    every row has stopped.
+    """
+    n = state.batch_size
+    done = torch.zeros(n, dtype=torch.bool) if finished is None else finished.clone()
+    tokens, raw, processed = [], [], []
+    sampled = 0
+    for _ in range(n_tokens):
+        if bool(done.all()):
+            break
+        logp = state.logprobs().to(torch.float64)
+        proc = temper(logp, temperature)
+        token = sample_from_logprobs(proc, generator)
+        raw_t = logp.gather(-1, token[:, None]).squeeze(-1)
+        proc_t = proc.gather(-1, token[:, None]).squeeze(-1)
+        sampled += int((~done).sum())
+        if eos_token_id is not None:
+            token = torch.where(done, torch.full_like(token, eos_token_id), token)
+        raw_t = torch.where(done, torch.zeros_like(raw_t), raw_t)
+        proc_t = torch.where(done, torch.zeros_like(proc_t), proc_t)
+        state.append(token)
+        tokens.append(token)
+        raw.append(raw_t)
+        processed.append(proc_t)
+        if eos_token_id is not None:
+            done = done | (token == eos_token_id)
+    if not tokens:
+        empty = torch.empty((n, 0))
+        return Decoded(empty.long(), empty.double(), empty.double(), done, 0)
+    return Decoded(torch.stack(tokens, 1), torch.stack(raw, 1), torch.stack(processed, 1), done, sampled)
+
+
+def trim(tokens: torch.Tensor, logprobs: torch.Tensor, eos_token_id: int | None) -> tuple[list[list[int]], list[torch.Tensor]]:
+    """Split ``(n, k)`` rows into per-row lists ending at the first EOS (included)."""
+    out_tokens, out_logprobs = [], []
+    for row_tokens, row_logp in zip(tokens.tolist(), logprobs):
+        end = len(row_tokens)
+        if eos_token_id is not None and eos_token_id in row_tokens:
+            end = row_tokens.index(eos_token_id) + 1
+        out_tokens.append(row_tokens[:end])
+        out_logprobs.append(row_logp[:end].clone().to(torch.float64))
+    return out_tokens, out_logprobs
+
+
+def check_prompt(prompt: Sequence[int]) -> list[int]:
+    return [int(i) for i in prompt]

@@ -1,0 +1,120 @@
+"""Power-SMC: sequential Monte Carlo for ``π_α(y | x) ∝ π(y | x)^α`` with the token-level power proposal.
+
+``N`` particles are decoded as one batch from a prompt prefilled once.  At step
+``t`` each particle draws ``y_t ~ q_t ∝ π(· | x, y_<t)^β`` (``β = α`` by default,
+i.e. temperature ``1/α``) and its log-weight gains
+
+    log w_t = α log π(y_t | x, y_<t) - log q_t(y_t)
+
+(for ``β = α`` this is ``log Σ_v π(v | x, y_<t)^α``), so the weights target the
+intermediate distributions ``γ_t(y_{1:t}) = π(y_{1:t} | x)^α``.  When the ESS
+``(Σ w)² / Σ w²`` drops below ``ess_threshold · N`` (never after the last step) the
+particles are resampled systematically (one uniform from ``generator``) and the
+KV cache is reordered by ``fork(ancestors)``.  The evidence estimate
+
+    log Ẑ = Σ_{epochs} log((1/N) Σ_i w_i)
+
+is unbiased for ``Z_α = Σ_y π(y | x)^α`` on the natural scale, and
+``Ẑ · W_i`` (normalised final weights) is an unbiased estimate of ``π(y_i | x)^α`` per
+particle -- the properties the tests check against ``exact``.  Stopped (EOS)
+particles gain log-weight 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+from ..model import LanguageModel, temper
+from .common import Completions, Timer, resolve_max_new_tokens, trim
+from ..model import sample_from_logprobs
+
+__all__ = ["ess", "sample_power_smc", "systematic_resample"]
+
+
+def ess(log_weights: torch.Tensor) -> float:
+    """Effective sample size ``(Σ w)² / Σ w²`` from log-weights (``-inf`` allowed; ``1 ≤ ESS ≤ N``)."""
+    lw = log_weights.to(torch.float64)
+    return float(torch.exp(2 * torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)))
+
+
+def systematic_resample(log_weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Ancestor indices by systematic resampling: ``u_i = (i + U)/N``, ``a_i = min{j : Σ_{l≤j} W_l > u_i}``."""
+    weights = torch.softmax(log_weights.to(torch.float64), 0)
+    n = len(weights)
+    u = (torch.arange(n, dtype=torch.float64) + torch.rand((1,), generator=generator, dtype=torch.float64)) / n
+    cumulative = torch.cumsum(weights, 0)
+    cumulative[-1] = 1.0
+    return torch.searchsorted(cumulative, u, right=True).clamp(max=n - 1)
+
+
+def sample_power_smc(
+    lm: LanguageModel,
+    prompt: Sequence[int],
+    n_particles: int,
+    alpha: float,
+    generator: torch.Generator,
+    max_new_tokens: int | None = None,
+    ess_threshold: float = 0.5,
+    proposal_alpha: float | None = None,
+) -> Completions:
+    """Run Power-SMC once; returns all ``N`` particles.
+
+    ``info``: ``log_weights`` (final, unnormalised, ``(N,)``), ``log_evidence`` (``log Ẑ``),
+    ``n_resamples``, ``ess`` (per step, before resampling).
+    """
+    if not (alpha > 0 and math.isfinite(alpha)):
+        raise ValueError(f"alpha must be finite and > 0, got {alpha}")
+    if n_particles < 1:
+        raise ValueError(f"n_particles must be >= 1, got {n_particles}")
+    if not 0.0 <= ess_threshold <= 1.0:
+        raise ValueError(f"ess_threshold must lie in [0, 1], got {ess_threshold}")
+    beta = alpha if proposal_alpha is None else proposal_alpha
+    prompt = [int(i) for i in prompt]
+    steps = resolve_max_new_tokens(lm, len(prompt), max_new_tokens)
+    eos = lm.eos_token_id
+    N = n_particles
+    with Timer(lm) as timer:
+        state = lm.start([prompt])
+        state.logprobs()  # prefill once
+        state = state.fork([0] * N)
+        log_w = torch.zeros(N, dtype=torch.float64)
+        log_evidence = 0.0
+        done = torch.zeros(N, dtype=torch.bool)
+        tokens = torch.empty((N, 0), dtype=torch.long)
+        raw = torch.empty((N, 0), dtype=torch.float64)
+        history, n_resamples, sampled = [], 0, 0
+        for t in range(steps):
+            if bool(done.all()):
+                break
+            lp = state.logprobs().to(torch.float64)
+            proposal = temper(lp, 1.0 / beta)
+            token = sample_from_logprobs(proposal, generator)
+            raw_t = lp.gather(-1, token[:, None]).squeeze(-1)
+            increment = alpha * raw_t - proposal.gather(-1, token[:, None]).squeeze(-1)
+            sampled += int((~done).sum())
+            if eos is not None:
+                token = torch.where(done, torch.full_like(token, eos), token)
+            raw_t = torch.where(done, torch.zeros_like(raw_t), raw_t)
+            log_w = log_w + torch.where(done, torch.zeros_like(increment), increment)
+            state.append(token)
+            tokens = torch.cat([tokens, token[:, None]], 1)
+            raw = torch.cat([raw, raw_t[:, None]], 1)
+            if eos is not None:
+                done = done | (token == eos)
+            current = ess(log_w)
+            history.append(current)
+            last = t == steps - 1 or bool(done.all())
+            if not last and current < ess_threshold * N:
+                log_evidence += float(torch.logsumexp(log_w, 0)) - math.log(N)
+                ancestors = systematic_resample(log_w, generator)
+                state = state.fork(ancestors)  # reorders the KV cache
+                tokens, raw, done = tokens[ancestors], raw[ancestors], done[ancestors]
+                log_w = torch.zeros(N, dtype=torch.float64)
+                n_resamples += 1
+        log_evidence += float(torch.logsumexp(log_w, 0)) - math.log(N)
+    out_tokens, out_logprobs = trim(tokens, raw, eos)
+    info = {"log_weights": log_w, "log_evidence": log_evidence, "n_resamples": n_resamples, "ess": history}
+    return Completions(out_tokens, out_logprobs, timer.calls, timer.tokens, len(prompt) + sampled, timer.seconds, info)

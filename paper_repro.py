@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Regenerate the paper's figures: ``python paper_repro.py --figure S6``.
+
+Each figure module under ``figures/`` (found automatically; contract in
+``figures/__init__.py``) is computed, drawn and written to ``--out`` as image(s),
+CSV tables of the plotted data and a JSON summary; one line with the figure's key
+number is printed on stdout (progress goes to stderr).  Every file is written
+atomically: an existing file is only ever replaced by a complete new one.
+
+    python paper_repro.py --list
+    python paper_repro.py --figure S6            # also: s6, S.6, 6
+    python paper_repro.py --all --out out --format png,pdf --seed 0
+    python paper_repro.py --figure S10 --option n_replicates=500
+
+Exit status: 0 on success, 1 if a figure failed (the others are still built),
+2 for a usage error (unknown figure ID, bad format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from figures import _registry as registry  # noqa: E402
+
+FORMATS = ("png", "pdf", "svg")
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name, got {text!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return key, value
+
+
+def _formats(text: str) -> list[str]:
+    formats = [fmt.strip().lower() for fmt in text.split(",") if fmt.strip()]
+    bad = [fmt for fmt in formats if fmt not in FORMATS]
+    if not formats or bad:
+        raise argparse.ArgumentTypeError(f"formats must be a comma list of {', '.join(FORMATS)}; got {text!r}")
+    return list(dict.fromkeys(formats))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Regenerate the paper's figures (images, CSV data, JSON summaries).",
+        epilog="Figure IDs are case-insensitive; 'S.6' and '6' mean S6 where unambiguous.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--figure", "-f", action="append", metavar="ID", help="figure to build (repeatable), e.g. S6")
+    which.add_argument("--all", action="store_true", help="build every figure")
+    which.add_argument("--list", action="store_true", help="list figure IDs with their captions")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out/)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for Monte Carlo figures (default: 0)")
+    parser.add_argument("--format", type=_formats, default=["png"], help="image formats, comma separated (default: png)")
+    parser.add_argument(
+        "--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        help="extra keyword for compute(); passed to the figures that declare KEY",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    entries = registry.discover()
+    if args.list:
+        width = max((len(e.figure_id) for e in entries), default=0)
+        for entry in entries:
+            print(f"{entry.figure_id:<{width}}  {entry.caption}")
+        return 0
+    if args.all:
+        selected = entries
+    else:
+        try:
+            selected = list(dict.fromkeys(registry.resolve(typed, entries) for typed in args.figure))
+        except registry.UnknownFigure as error:
+            print(f"paper_repro.py: error: {error}", file=sys.stderr)
+            return 2
+    options = dict(args.option)
+    failed = []
+    for entry in selected:
+        start = time.perf_counter()
+        try:
+            module = entry.load()
+            files, headline, _ = registry.render(module, args.seed, args.format, options)
+            paths = registry.write_outputs(args.out, files)
+        except Exception:  # one broken figure must not stop the others; its old outputs stay as they were
+            registry.progress(f"[{entry.figure_id}] FAILED:\n{traceback.format_exc()}")
+            failed.append(entry.figure_id)
+            continue
+        registry.progress(
+            f"[{entry.figure_id}] {time.perf_counter() - start:.1f} s -> " + ", ".join(str(p) for p in paths)
+        )
+        print(headline, flush=True)
+    if failed:
+        registry.progress(f"paper_repro.py: {len(failed)} figure(s) failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""One-step importance weights (Eq. 9) and Prop. 2 vs brute force.
+
+Exact moments: tolerance 1e-10 relative.  Monte Carlo ESS: N particles,
+R replicates at fixed seeds, the replicate mean must lie within k = 5 standard
+errors (SE = sd / sqrt(R)) of the exact ESS/N, plus the O(1/N) bias of the
+self-normalised ratio, bounded by 2·(1 + CV²)²/N (delta method; written out below).
+"""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+
+import exact
+from exact.testing import strategies as sx
+
+
+def _load_bruteforce():
+    name = "_tests_exact_bruteforce"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+bf = _load_bruteforce()
+RTOL = 1e-10
+
+
+def _reference_proposals(model, prefix, alpha, seed):
+    """The named proposals computed by brute force, plus one random Dirichlet vector."""
+    logp = bf.log_joint_from_array(model.log_joint())
+    marginals = bf.prefix_marginals(logp)
+    vocab = model.vocab_sizes[len(prefix)]
+    f = bf.power_conditional(bf.prefix_totals(logp, alpha), prefix, vocab)
+    proposals = {
+        "optimal": f,
+        "base": bf.base_conditional(marginals, prefix, vocab),
+        "temperature": bf.temp_conditional(marginals, prefix, vocab, alpha),
+        "uniform": [1.0 / vocab] * vocab,
+    }
+    random_q = np.random.default_rng(seed).dirichlet(np.ones(vocab))
+    proposals["random"] = (random_q / random_q.sum()).tolist()
+    return f, proposals
+
+
+@given(sx.models_with_prefix(), sx.alphas(), sx.seeds())
+@example((exact.pivotal_example(), ()), 2.0, 0)
+def test_weight_stats_match_brute_force(model_prefix, alpha, seed):
+    model, prefix = model_prefix
+    f, proposals = _reference_proposals(model, prefix, alpha, seed)
+    for name, q in proposals.items():
+        stats = exact.incremental_weight_stats(model, prefix, alpha, name if name != "random" else np.array(q))
+        mean, second = bf.weight_moments(f, q)
+        assume(all(qi > 1e-150 or qi == 0 for qi in q))  # f²/q in linear space must not overflow in the reference
+        assert math.isclose(stats.mean, mean, rel_tol=RTOL)
+        assert math.isclose(stats.variance, second - mean**2, rel_tol=1e-8, abs_tol=1e-12 * second)
+        assert math.isclose(stats.ess_fraction, mean**2 / second, rel_tol=RTOL)
+        assert math.isclose(stats.cv2, second / mean**2 - 1, rel_tol=1e-8, abs_tol=1e-12 * second / mean**2)
+
+
+@given(sx.models_with_prefix(), sx.alphas(), sx.seeds())
+@example((exact.pivotal_example(), ()), 2.0, 0)
+def test_prop2_optimal_proposal_has_zero_variance_and_others_do_not(model_prefix, alpha, seed):
+    """Prop. 2: Var = 0 and ESS/N = 1 iff q = π_pow,α(· | y_<t); else Var = Σ f²/q - 1 > 0 (brute force)."""
+    model, prefix = model_prefix
+    f, proposals = _reference_proposals(model, prefix, alpha, seed)
+    optimal = exact.incremental_weight_stats(model, prefix, alpha, "optimal")
+    assert abs(optimal.variance) <= 1e-13 and abs(optimal.ess_fraction - 1) <= 1e-13
+    assert math.isclose(optimal.mean, 1.0, rel_tol=1e-13)
+    support = [i for i, fi in enumerate(f) if fi > 0]
+    for name, q in proposals.items():
+        if name == "optimal" or any(q[i] == 0 for i in support) or min(q[i] for i in support) < 1e-150:
+            continue  # Prop. 2 compares proposals that cover the support of f
+        gap = max(abs(q[i] - f[i]) for i in support)
+        stats = exact.incremental_weight_stats(model, prefix, alpha, name if name != "random" else np.array(q))
+        reference = bf.weight_moments(f, q)[1] - 1.0  # Σ f²/q - 1
+        assert math.isclose(stats.variance, reference, rel_tol=1e-8, abs_tol=1e-13 * (1 + reference))
+        if gap > 1e-6:  # q differs from f on the support: strictly larger variance, ESS/N < 1
+            assert stats.variance > optimal.variance and stats.ess_fraction < 1.0
+
+
+def test_uncovered_support_biases_the_mean():
+    """A proposal missing part of the support has E[W] = Σ_{q>0} f < 1 (closed form on the pivotal example)."""
+    model = exact.pivotal_example()
+    f = exact.power_conditional(model, [], 2.0)
+    stats = exact.incremental_weight_stats(model, [], 2.0, np.array([1.0, 0.0]))
+    assert math.isclose(stats.mean, f[0], rel_tol=1e-14)
+    assert math.isclose(stats.variance, f[0] ** 2 / 1.0 - f[0] ** 2, abs_tol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "log_weights, expected",
+    [
+        ([-np.inf, -np.inf, 0.0, -np.inf], 0.25),  # one live particle: ESS = 1, ESS/N = 1/4
+        ([0.0, 0.0, 0.0], 1.0),
+        ([-700.0, -700.0], 1.0),  # scale-free, no underflow
+        ([-np.inf, -np.inf], 0.0),  # no live particle
+        ([0.0, math.log(3.0)], 16 / 20),  # (1+3)² / (2 (1+9))
+    ],
+)
+def test_ess_fraction_closed_forms(log_weights, expected):
+    assert math.isclose(float(exact.ess_fraction_from_log_weights(np.array(log_weights))), expected, rel_tol=1e-14)
+
+
+@pytest.mark.parametrize("proposal", ["base", "temperature", "uniform"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sampled_ess_fraction_concentrates_on_exact(proposal, seed):
+    """N = 4000 particles, R = 64 replicates, k = 5.
+
+    Bias: ESS/N = (Σw)²/(N Σw²) is a ratio of sample means; by the delta method its
+    bias is O((1 + CV²)²/N) -- we allow 2·(1 + CV²)²/N on top of k·SE.
+    """
+    model = exact.TabularAR.random((4, 3, 3), seed=seed, concentration=0.5, zero_fraction=0.2)
+    alpha, n_particles, n_replicates, k = 3.0, 4000, 64, 5.0
+    exact_ess = exact.incremental_weight_stats(model, [], alpha, proposal).ess_fraction
+    draws = exact.sampled_ess_fraction(model, [], alpha, proposal, n_particles, np.random.default_rng(seed), n_replicates)
+    assert draws.shape == (n_replicates,) and np.all((draws > 0) & (draws <= 1))
+    se = draws.std(ddof=1) / math.sqrt(n_replicates)
+    bias_bound = 2.0 * (1.0 / exact_ess) ** 2 / n_particles  # 1 + CV² = 1 / (ESS/N)
+    assert abs(draws.mean() - exact_ess) <= k * se + bias_bound, (draws.mean(), exact_ess, se, bias_bound)
+
+
+def test_sampled_ess_fraction_optimal_is_one():
+    model = exact.TabularAR.random(3, 3, seed=4)
+    draws = exact.sampled_ess_fraction(model, [1], 2.0, "optimal", 100, np.random.default_rng(0), 5)
+    np.testing.assert_allclose(draws, 1.0, rtol=1e-12)

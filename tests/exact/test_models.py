@@ -1,0 +1,155 @@
+"""TabularAR: joints, prefix marginals, conditionals, log_prob and sampling vs brute force."""
+
+import importlib.util
+import itertools
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from scipy import stats
+
+import exact
+from exact.testing import strategies as sx
+
+
+def _load_bruteforce():
+    name = "_tests_exact_bruteforce"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+bf = _load_bruteforce()
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def _prefixes(sizes, length):
+    return itertools.product(*[range(v) for v in sizes[:length]])
+
+
+@given(sx.tabular_models())
+@example(exact.pivotal_example())
+def test_marginals_and_conditionals_match_brute_force(model):
+    logp = bf.log_joint_from_array(model.log_joint())
+    marginals = bf.prefix_marginals(logp)
+    assert math.isclose(math.fsum(math.exp(v) for v in logp.values()), 1.0, rel_tol=1e-12)
+    assert np.array_equal(model.joint(), np.exp(model.log_joint()))
+    for t in range(model.horizon + 1):
+        table = model.log_prefix_marginals(t)
+        assert table.shape == model.vocab_sizes[:t]
+        for prefix in _prefixes(model.vocab_sizes, t):
+            expected = marginals[prefix]
+            assert (table[prefix] == expected) if expected == -math.inf else math.isclose(table[prefix], expected, rel_tol=0, abs_tol=RTOL * max(1, abs(expected)))
+            if t < model.horizon and expected > -math.inf:
+                vocab = model.vocab_sizes[t]
+                cond = model.conditional(prefix)
+                np.testing.assert_allclose(cond, bf.base_conditional(marginals, prefix, vocab), rtol=RTOL, atol=ATOL)
+                assert math.isclose(cond.sum(), 1.0, rel_tol=1e-12)
+            elif t < model.horizon:
+                with pytest.raises(ValueError, match="probability zero"):
+                    model.conditional(prefix)
+
+
+@given(sx.tabular_models())
+def test_log_prob_is_the_chain_of_conditionals(model):
+    """``log π(y) = Σ_t log π(y_t | y_<t)`` for every sequence whose prefixes are possible."""
+    seqs = np.array(bf.sequences(model.vocab_sizes))
+    log_probs = model.log_prob(seqs)
+    assert log_probs.shape == (len(seqs),)
+    logp = bf.log_joint_from_array(model.log_joint())
+    for y, value in zip(bf.sequences(model.vocab_sizes), log_probs):
+        assert value == logp[y]
+        if value > -math.inf:
+            chain = math.fsum(float(model.log_conditional(y[:t])[y[t]]) for t in range(model.horizon))
+            assert math.isclose(chain, value, rel_tol=0, abs_tol=RTOL * max(1.0, abs(value)))
+    assert float(model.log_prob(seqs[0])) == log_probs[0]  # a single (T,) sequence
+
+
+@given(sx.tabular_models(), sx.seeds())
+def test_next_token_logprobs_batch_equals_rows(model, seed):
+    rng = np.random.default_rng(seed)
+    draws = model.sample(6, rng)
+    for length in range(model.horizon):
+        batch = model.next_token_logprobs(draws[:, :length])
+        assert batch.shape == (6, model.vocab_sizes[length])
+        for row, context in zip(batch, draws[:, :length]):
+            np.testing.assert_array_equal(row, model.log_conditional(context))
+    assert model.next_token_logprobs(np.empty((0, 0), dtype=int)).shape == (0, model.vocab_sizes[0])
+
+
+@given(sx.explicit_joints(tiny=True))
+def test_from_joint_round_trip_keeps_zeros_and_tiny_values(joint):
+    model = exact.TabularAR.from_joint(joint)
+    assert model.vocab_sizes == joint.shape and model.horizon == joint.ndim
+    np.testing.assert_allclose(model.joint(), joint, rtol=1e-12, atol=0)  # exp(log x): ~|log x|·ulp
+    assert np.array_equal(np.isneginf(model.log_joint()), joint == 0)
+    assert not model.log_joint().flags.writeable
+
+
+def test_per_step_vocabularies_and_from_conditionals():
+    first = np.log([0.2, 0.8])
+    second = np.log([[0.5, 0.25, 0.25], [0.1, 0.0 + 1e-300, 0.9 - 1e-300]])
+    model = exact.TabularAR.from_conditionals([first, second])
+    assert model.vocab_sizes == (2, 3) and model.n_sequences == 6
+    with pytest.raises(ValueError, match="per-step vocabulary sizes differ"):
+        _ = model.vocab_size
+    np.testing.assert_allclose(model.joint(), np.exp(first)[:, None] * np.exp(second), rtol=1e-12)
+    np.testing.assert_allclose(model.conditional([1]), np.exp(second[1]), rtol=1e-12)
+    assert np.isfinite(model.log_conditional([1])).all()  # 1e-300 survives in log space
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sample_matches_joint_chi_square(seed):
+    """N = 20 000 ancestral draws vs the exact joint; Pearson χ² p-value > 1e-4 at fixed seeds."""
+    model = exact.TabularAR.random((3, 2, 4), seed=seed, concentration=0.6, zero_fraction=0.3)
+    draws = model.sample(20_000, np.random.default_rng(100 + seed))
+    assert draws.shape == (20_000, 3) and draws.dtype == np.int64
+    probs = model.joint()
+    counts = np.bincount(np.ravel_multi_index(tuple(draws.T), probs.shape), minlength=probs.size)
+    support = probs.ravel() > 0
+    assert counts[~support].sum() == 0
+    assert stats.chisquare(counts[support], probs.ravel()[support] * len(draws)).pvalue > 1e-4
+
+
+def test_random_is_reproducible_and_tiny_concentration_is_finite():
+    a = exact.TabularAR.random(4, 3, seed=11, concentration=0.5, zero_fraction=0.4)
+    b = exact.TabularAR.random(4, 3, seed=11, concentration=0.5, zero_fraction=0.4)
+    assert np.array_equal(a.log_joint(), b.log_joint())
+    assert np.isneginf(a.log_joint()).any()  # zeros do occur at this zero_fraction
+    tiny = exact.TabularAR.random(3, 3, seed=0, concentration=1e-3)
+    assert not np.isnan(tiny.log_joint()).any()
+    assert math.isclose(float(np.exp(exact.logsumexp(tiny.log_joint(), axis=None))), 1.0, rel_tol=1e-12)
+    assert isinstance(tiny, exact.AutoregressiveModel)
+
+
+def test_logsumexp_and_log_normalize_edge_cases():
+    x = np.array([[-np.inf, -np.inf], [0.0, -np.inf], [-1000.0, -1000.0]])
+    np.testing.assert_array_equal(exact.logsumexp(x, axis=-1)[:2], [-np.inf, 0.0])
+    assert math.isclose(exact.logsumexp(x, axis=-1)[2], -1000 + math.log(2), rel_tol=1e-15)
+    assert math.isclose(float(exact.logsumexp(np.array([-690.0, -700.0]), scale=1e4)), -6.9e6, rel_tol=1e-15)
+    normalized = exact.log_normalize(x)
+    assert np.isneginf(normalized[0]).all()
+    np.testing.assert_allclose(np.exp(normalized[2]), [0.5, 0.5], rtol=1e-15)
+
+
+def test_zipf_suffix_model_matches_its_formula():
+    """Appendix B.2.4: π(i) ∝ (i+1)^-1.05 over 64 tokens; q_i(z) ∝ z^-s_i over 256, s_i ∈ [0.45, 1.65], non-monotone."""
+    model = exact.zipf_suffix_model()
+    assert model.vocab_sizes == (64, 256)
+    first = np.exp(model.log_prefix_marginals(1))
+    ranks = np.arange(1, 65, dtype=float)
+    np.testing.assert_allclose(first, ranks**-1.05 / np.sum(ranks**-1.05), rtol=1e-12)
+    s = exact.suffix_exponents(64)
+    assert s.min() >= 0.45 - 1e-12 and s.max() <= 1.65 + 1e-12
+    assert np.any(np.diff(s) > 0) and np.any(np.diff(s) < 0)
+    z = np.arange(1, 257, dtype=float)
+    for i in (0, 17, 63):
+        np.testing.assert_allclose(model.conditional([i]), z ** -s[i] / np.sum(z ** -s[i]), rtol=1e-12)
+    setting = exact.zipf_suffix_setting()
+    np.testing.assert_allclose(setting.suffix_probs[5], model.conditional([5]), rtol=1e-12)

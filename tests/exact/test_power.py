@@ -1,0 +1,190 @@
+"""Power joint, prefix totals, power/temperature conditionals vs brute force (Eqs. 4-6, 8, 10).
+
+Tolerance tier: float64 closed forms, 1e-10 relative (absolute 1e-12 on
+probabilities, where "relative" is meaningless for values near 0).  Log-domain
+quantities are compared with an absolute tolerance of 1e-10 times their magnitude
+(``α log π`` reaches ~1e4 for peaked models at α = 50).
+"""
+
+import importlib.util
+import itertools
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from scipy import stats
+
+import exact
+from exact.testing import strategies as sx
+
+
+def _load_bruteforce():
+    name = "_tests_exact_bruteforce"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+bf = _load_bruteforce()
+RTOL, ATOL = 1e-10, 1e-12
+#: The largest, most peaked model the strategies allow (5^5 leaves, Dirichlet 0.05, zeros).
+BIG = exact.TabularAR.random(5, 5, seed=7, concentration=0.05, zero_fraction=0.3)
+
+
+def assert_log_close(actual, expected, rtol=RTOL):
+    """Log values: ``-inf`` must match exactly; finite ones within ``rtol·max(1, |expected|)``."""
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape
+    assert np.array_equal(np.isneginf(actual), np.isneginf(expected)), (actual, expected)
+    finite = np.isfinite(expected)
+    assert np.all(np.isfinite(actual[finite]))
+    np.testing.assert_allclose(actual[finite], expected[finite], rtol=0, atol=rtol * max(1.0, np.abs(expected[finite]).max(initial=0)))
+
+
+def _table(sizes, entries: dict, length: int, fill=-np.inf):
+    out = np.full(sizes[:length], fill, dtype=float)
+    for prefix in itertools.product(*[range(v) for v in sizes[:length]]):
+        out[prefix] = entries.get(prefix, fill)
+    return out
+
+
+@given(sx.tabular_models(), sx.alphas())
+@example(exact.pivotal_example(), 2.0)
+@example(BIG, 50.0)
+@example(BIG, 1e4)
+def test_power_joint_and_prefix_totals_match_brute_force(model, alpha):
+    logp = bf.log_joint_from_array(model.log_joint())
+    totals = bf.prefix_totals(logp, alpha)
+    log_Z = totals[()]
+    assert_log_close(exact.log_partition(model, alpha), log_Z)
+    for t in range(model.horizon + 1):
+        assert_log_close(exact.log_prefix_totals(model, alpha, t), _table(model.vocab_sizes, totals, t))
+    expected_joint = np.exp(_table(model.vocab_sizes, totals, model.horizon) - log_Z)
+    power = exact.power_joint(model, alpha)
+    np.testing.assert_allclose(power, expected_joint, rtol=RTOL, atol=ATOL)
+    assert math.isclose(power.sum(), 1.0, rel_tol=1e-12)
+
+
+@given(sx.models_with_prefix(), sx.alphas())
+@example((exact.pivotal_example(), ()), 2.0)
+def test_single_prefix_conditionals_match_brute_force(model_prefix, alpha):
+    model, prefix = model_prefix
+    logp = bf.log_joint_from_array(model.log_joint())
+    vocab = model.vocab_sizes[len(prefix)]
+    expected_pow = bf.power_conditional(bf.prefix_totals(logp, alpha), prefix, vocab)
+    expected_temp = bf.temp_conditional(bf.prefix_marginals(logp), prefix, vocab, alpha)
+    np.testing.assert_allclose(exact.power_conditional(model, prefix, alpha), expected_pow, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(exact.temp_conditional(model, prefix, alpha), expected_temp, rtol=RTOL, atol=ATOL)
+    with np.errstate(divide="ignore"):
+        assert_log_close(exact.log_power_conditional(model, prefix, alpha), np.log(expected_pow))
+        assert_log_close(exact.log_temp_conditional(model, prefix, alpha), np.log(expected_temp))
+
+
+@given(sx.tabular_models(), sx.alphas())
+@example(BIG, 50.0)
+@example(BIG, 1e-3)
+def test_batched_conditionals_agree_with_single_prefix(model, alpha):
+    all_tables = exact.all_power_conditionals(model, alpha)
+    assert len(all_tables) == model.horizon
+    for length in range(model.horizon):
+        power = exact.power_conditionals(model, alpha, length)
+        temp = exact.temp_conditionals(model, alpha, length)
+        assert power.shape == temp.shape == model.vocab_sizes[: length + 1]
+        np.testing.assert_allclose(all_tables[length], power, rtol=RTOL, atol=ATOL)
+        marginals = model.log_prefix_marginals(length)
+        for prefix in itertools.product(*[range(v) for v in model.vocab_sizes[:length]]):
+            if np.isfinite(marginals[prefix]):
+                np.testing.assert_allclose(power[prefix], exact.power_conditional(model, prefix, alpha), rtol=RTOL, atol=ATOL)
+                np.testing.assert_allclose(temp[prefix], exact.temp_conditional(model, prefix, alpha), rtol=RTOL, atol=ATOL)
+                assert math.isclose(power[prefix].sum(), 1.0, rel_tol=1e-12)
+            else:  # an impossible prefix has no conditional: its row is zeros
+                assert not power[prefix].any() and not temp[prefix].any()
+
+
+@given(sx.tabular_models(), sx.alphas())
+@example(exact.pivotal_example(), 2.0)
+@example(BIG, 50.0)
+@example(BIG, 1e4)
+def test_power_conditionals_chain_back_to_power_joint(model, alpha):
+    """``Π_t π_pow,α(y_t | y_<t) = π_α(y)`` for every sequence (Eq. 10 chained), zeros included."""
+    logp = bf.log_joint_from_array(model.log_joint())
+    totals = bf.prefix_totals(logp, alpha)
+    tables = exact.all_power_conditionals(model, alpha)
+    for y in bf.sequences(model.vocab_sizes):
+        product = math.prod(float(tables[t][y[: t + 1]]) for t in range(model.horizon))
+        expected = math.exp(totals[y] - totals[()])
+        assert math.isclose(product, expected, rel_tol=1e-9, abs_tol=ATOL)
+
+
+def test_pivotal_example_alpha_2_preferences():
+    """Seed 004, Example 1 (normalised): power prefers ``a`` (0.16 > 0.125), temperature prefers ``b``."""
+    model = exact.pivotal_example()
+    power = exact.power_conditional(model, [], 2.0)
+    temp = exact.temp_conditional(model, [], 2.0)
+    np.testing.assert_allclose(power, [0.16 / 0.285, 0.125 / 0.285], rtol=1e-13)
+    np.testing.assert_allclose(temp, [16 / 41, 25 / 41], rtol=1e-13)
+    assert power[0] > power[1] and temp[0] < temp[1]
+    np.testing.assert_allclose(model.joint(), np.array([[0, 0.4], [0.25, 0.25]]) / 0.9, rtol=1e-15)
+
+
+@pytest.mark.parametrize("alpha", [1e3, 1e4])
+def test_huge_alpha_and_tiny_probabilities_stay_finite(alpha):
+    """Probabilities 1e-300 and α up to 1e4: finite logs, one-hot limits, exact brute-force agreement."""
+    joint = np.array([[1e-300, 0.4 - 1e-300], [0.35, 0.25]])
+    model = exact.TabularAR.from_joint(joint)
+    logp = bf.log_joint_from_array(model.log_joint())
+    totals = bf.prefix_totals(logp, alpha)
+    assert np.isfinite(exact.log_partition(model, alpha))
+    assert_log_close(exact.log_partition(model, alpha), totals[()])
+    for t in range(3):
+        table = exact.log_prefix_totals(model, alpha, t)
+        assert np.all(np.isfinite(table))
+        assert_log_close(table, _table(model.vocab_sizes, totals, t))
+    for prefix in ([], [0], [1]):  # near one-hot; the minority entries (1e-58 ... 0) still to 1e-10 relative
+        expected = bf.power_conditional(totals, prefix, 2)
+        np.testing.assert_allclose(exact.power_conditional(model, prefix, alpha), expected, rtol=RTOL, atol=0)
+    assert exact.power_conditional(model, [0], alpha)[0] < 1e-300
+    log_pow = exact.log_power_conditional(model, [0], alpha)
+    assert_log_close(log_pow, [totals[(0, 0)] - totals[(0,)], totals[(0, 1)] - totals[(0,)]])
+    assert np.isfinite(log_pow).all()  # α log 1e-300 ≈ -6.9e6 at α = 1e4: tiny, not zero, in log space
+
+
+@given(sx.explicit_joints(tiny=True), sx.alphas_regression())
+def test_explicit_joints_with_zeros_and_tiny_entries(joint, alpha):
+    model = exact.TabularAR.from_joint(joint)
+    with np.errstate(divide="ignore"):
+        logp = {y: math.log(joint[y]) if joint[y] > 0 else bf.NEG_INF for y in bf.sequences(joint.shape)}
+    totals = bf.prefix_totals(logp, alpha)
+    for t in range(model.horizon + 1):
+        assert_log_close(exact.log_prefix_totals(model, alpha, t), _table(model.vocab_sizes, totals, t))
+    assert np.isfinite(exact.log_partition(model, alpha))
+
+
+def _chi_square_pvalue(draws, probs):
+    """Pearson χ² p-value of ``draws`` (rows) against the exact law ``probs`` over the cells it supports."""
+    flat = np.ravel_multi_index(tuple(draws.T), probs.shape)
+    counts = np.bincount(flat, minlength=probs.size)
+    support = probs.ravel() > 0
+    assert counts[~support].sum() == 0, "a zero-probability sequence was sampled"
+    expected = probs.ravel()[support] * len(draws)
+    return stats.chisquare(counts[support], expected).pvalue
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("alpha", [0.5, 3.0])
+def test_sample_power_matches_exact_law(seed, alpha):
+    """N = 20 000 draws at fixed seeds; χ² goodness of fit at level 1e-4 (a fixed-seed, deterministic check)."""
+    model = exact.TabularAR.random((3, 4, 2), seed=seed, concentration=0.7, zero_fraction=0.3)
+    draws = exact.sample_power(model, alpha, 20_000, np.random.default_rng(seed))
+    assert draws.shape == (20_000, 3) and draws.dtype.kind == "i"
+    logp = bf.log_joint_from_array(model.log_joint())
+    totals = bf.prefix_totals(logp, alpha)
+    probs = np.exp(_table(model.vocab_sizes, totals, 3) - totals[()])
+    assert _chi_square_pvalue(draws, probs) > 1e-4

@@ -1,0 +1,178 @@
+"""Scalable power sampling (seed 002): exact expectations vs brute force over ordered rollouts, vs simulation."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import exact
+from exact.samplers import (
+    chi_square_pvalue,
+    jackknife_estimates,
+    scalable,
+    scalable_conditional_bias,
+    scalable_conditional_expectation,
+    scalable_output_distribution,
+    scalable_sample,
+)
+
+
+def brute_force_conditional(model, prefix, alpha, top_k, M, jackknife, horizon=None, clip=True):
+    """E[p̂(· | prefix)] by summing over every ordered tuple of M rollouts per candidate (loops, no tables)."""
+    joint = model.joint()
+    T = model.horizon
+    t = len(prefix) + 1
+    H = T if horizon is None else horizon
+    h = min(H, T - t)
+    p = model.conditional(prefix)
+    order = sorted(range(p.size), key=lambda a: (-p[a], a))
+    cands = [a for a in order if p[a] > 0][:top_k]
+    suffixes, probs = [], []
+    for a in cands:
+        block = joint[tuple(prefix) + (a,)]
+        total = block.sum()
+        zs = list(itertools.product(*[range(v) for v in model.vocab_sizes[t : t + h]]))
+        qs = [block[z].sum() / total for z in zs]
+        suffixes.append(zs)
+        probs.append(qs)
+    out = np.zeros(p.size)
+    per_cand = [list(itertools.product(range(len(probs[k])), repeat=M)) for k in range(len(cands))]
+    for draw in itertools.product(*per_cand):
+        prob = np.prod([probs[k][j] for k in range(len(cands)) for j in draw[k]])
+        if prob == 0:
+            continue
+        X = np.array([[p[cands[k]] ** alpha * probs[k][draw[k][r]] ** (alpha - 1) for k in range(len(cands))] for r in range(M)])
+        est = X.sum(0) / X.sum()
+        if jackknife:
+            loo = [np.delete(X, s, axis=0).sum(0) / np.delete(X, s, axis=0).sum() for s in range(M)]
+            est = M * est - (M - 1) / M * np.sum(loo, axis=0)
+            if clip:
+                est = np.maximum(est, 0)
+                est = est / est.sum()
+        out[cands] += prob * est
+    return out
+
+
+@pytest.mark.parametrize(
+    "sizes, prefix, alpha, top_k, M, jackknife, horizon, clip, seed",
+    [
+        ((2, 2, 2), (), 3.0, 2, 2, False, None, True, 0),
+        ((2, 2, 2), (), 3.0, 2, 3, True, None, False, 1),
+        ((2, 2, 2), (1,), 0.5, 2, 3, True, None, True, 2),
+        ((3, 2, 2), (), 4.0, 2, 2, True, None, True, 3),
+        ((3, 2, 2), (), 4.0, 3, 2, False, 1, True, 4),
+        ((2, 3, 2), (0,), 2.0, 1, 3, False, None, True, 5),
+        ((3, 2, 3), (2, 1), 2.0, 2, 3, True, None, True, 6),
+    ],
+)
+def test_conditional_expectation_matches_brute_force(sizes, prefix, alpha, top_k, M, jackknife, horizon, clip, seed):
+    model = exact.TabularAR.random(sizes, seed=seed, concentration=0.5)
+    got = scalable_conditional_expectation(model, prefix, alpha, top_k, M, jackknife, horizon=horizon, clip=clip)
+    want = brute_force_conditional(model, prefix, alpha, top_k, M, jackknife, horizon, clip)
+    assert got.exact
+    np.testing.assert_allclose(got.mean, want, atol=1e-10, rtol=0)
+
+
+def test_clipping_happens_and_is_handled():
+    # a peaked model with a large alpha makes the jackknife go negative at M = 2
+    model = exact.TabularAR.random((3, 3, 2), seed=8, concentration=0.1)
+    unclipped = scalable_conditional_expectation(model, (), 6.0, 3, 2, True, clip=False).mean
+    clipped = scalable_conditional_expectation(model, (), 6.0, 3, 2, True, clip=True).mean
+    np.testing.assert_allclose(clipped.sum(), 1.0, atol=1e-12)
+    assert np.all(clipped >= 0)
+    draws = np.array([[[1.0, 0.0], [0.0, 1.0]], [[10.0, 0.1], [0.0, 1.0]]])  # (2 replications, M=2, K=2)
+    raw = jackknife_estimates(draws, clip=False)
+    np.testing.assert_allclose(raw.sum(axis=-1), 1.0)  # the jackknife always sums to 1
+    assert (raw < 0).any() and np.all(jackknife_estimates(draws, clip=True) >= 0)
+    assert np.abs(clipped - unclipped).max() > 0 or np.all(unclipped >= 0)
+
+
+def test_monte_carlo_fallback_agrees_with_enumeration(monkeypatch):
+    model = exact.TabularAR.random((3, 2, 2), seed=9, concentration=0.3)
+    enumerated = scalable_conditional_expectation(model, (), 5.0, 3, 2, True)
+    monkeypatch.setattr(scalable, "ENUMERATION_LIMIT", 0)
+    sampled = scalable_conditional_expectation(model, (), 5.0, 3, 2, True, rng=np.random.default_rng(1), n_replications=20_000)
+    assert not sampled.exact and enumerated.exact
+    # k = 5 standard errors (R = 20 000 replications) plus a float floor for entries never clipped
+    assert np.all(np.abs(sampled.mean - enumerated.mean) <= 5 * sampled.standard_error + 1e-12)
+
+
+def test_output_distribution_is_product_of_expected_conditionals():
+    model = exact.TabularAR.random((2, 3, 2), seed=10)
+    dist = scalable_output_distribution(model, 2.5, 2, 2, True)
+    for y in itertools.product(range(2), range(3), range(2)):
+        want = np.prod([brute_force_conditional(model, y[:t], 2.5, 2, 2, True)[y[t]] for t in range(3)])
+        assert abs(dist.probabilities[y] - want) < 1e-10
+    assert dist.exact and np.all(dist.standard_errors == 0)
+    # K = 2 candidates, M = 2 rollouts: 1 + 2*2*2, 1 + 2*2*1 (K_eff = 2 of 3), 1 + 0
+    assert dist.expected_cost == pytest.approx(9 + 5 + 1)
+
+
+@pytest.mark.parametrize("jackknife, top_k, M, horizon, seed", [(False, 3, 2, None, 0), (True, 2, 3, None, 1), (True, 3, 2, 1, 2)])
+def test_simulation_matches_exact(jackknife, top_k, M, horizon, seed):
+    # N = 20 000 sampled sequences over 3*2*2 = 12 sequences; Pearson chi-square with pooled small bins
+    model = exact.TabularAR.random((3, 2, 2), seed=seed, concentration=0.7)
+    run = scalable_sample(model, 3.0, top_k, M, jackknife, 20_000, np.random.default_rng(seed), horizon=horizon)
+    dist = scalable_output_distribution(model, 3.0, top_k, M, jackknife, horizon=horizon)
+    assert dist.exact
+    assert chi_square_pvalue(run.sequences, dist.probabilities) > 0.01
+    assert run.token_evaluations / 20_000 == pytest.approx(dist.expected_cost, rel=1e-12)
+
+
+def test_full_candidates_and_many_rollouts_approach_power_conditional():
+    model = exact.TabularAR.random(3, 3, seed=11, concentration=2.0)
+    prev_plain = prev_jk = np.inf
+    for M in (8, 64, 512):
+        plain = np.abs(scalable_conditional_bias(model, (), 2.0, 3, M, False).bias).sum()
+        jk = np.abs(scalable_conditional_bias(model, (), 2.0, 3, M, True, clip=False).bias).sum()
+        assert plain < prev_plain and jk < prev_jk
+        prev_plain, prev_jk = plain, jk
+    assert prev_plain < 1e-3 and prev_jk < 1e-6
+    # the bias scales as 1/M (Lemma 3.2) and 1/M^2 (Lemma 3.3): ratios between M = 256 and 512
+    b256 = np.abs(scalable_conditional_bias(model, (), 2.0, 3, 256, False).bias).sum()
+    j256 = np.abs(scalable_conditional_bias(model, (), 2.0, 3, 256, True, clip=False).bias).sum()
+    assert 1.8 < b256 / prev_plain < 2.2 and 3.6 < j256 / prev_jk < 4.4
+
+
+def test_truncated_horizon_and_top_k_leave_a_bias():
+    model = exact.TabularAR.random(3, 3, seed=12, concentration=1.0)
+    assert np.abs(scalable_conditional_bias(model, (), 3.0, 3, 4096, False, horizon=1).bias).sum() > 1e-3
+    dropped = int(np.argmin(model.conditional(())))
+    bias = scalable_conditional_bias(model, (), 3.0, 2, 4096, False).bias
+    assert bias[dropped] == pytest.approx(-exact.power_conditional(model, (), 3.0)[dropped], abs=1e-15)
+
+
+def test_last_step_is_temperature_over_candidates():
+    model = exact.TabularAR.random(4, 2, seed=13)
+    got = scalable_conditional_expectation(model, (1,), 3.0, 4, 5, True).mean
+    np.testing.assert_allclose(got, exact.temp_conditional(model, (1,), 3.0), atol=1e-14)
+
+
+def test_zero_probability_tokens_are_never_candidates():
+    model = exact.TabularAR.random((4, 3, 2), seed=14, zero_fraction=0.5)
+    for jackknife in (False, True):
+        dist = scalable_output_distribution(model, 2.0, 4, 2, jackknife)
+        assert dist.probabilities[model.joint() == 0].sum() == 0
+
+
+def test_scalable_rejects_bad_input():
+    model = exact.TabularAR.random(2, 3, seed=0)
+    with pytest.raises(ValueError, match="n_rollouts"):
+        scalable_output_distribution(model, 2.0, 2, 1, True)
+    with pytest.raises(ValueError, match="top_k"):
+        scalable_output_distribution(model, 2.0, 0, 2, False)
+    with pytest.raises(ValueError, match="Generator"):
+        scalable_sample(model, 2.0, 2, 2, False, 10, rng=None)
+
+
+def test_monte_carlo_conditional_agrees_with_exact():
+    from exact.samplers import scalable_conditional_expectation_mc
+
+    model = exact.TabularAR.random((3, 3, 2), seed=15, concentration=0.8)
+    for jackknife in (False, True):
+        want = scalable_conditional_expectation(model, (1,), 3.0, 3, 3, jackknife).mean
+        got = scalable_conditional_expectation_mc(model, (1,), 3.0, 3, 3, jackknife, 20_000, np.random.default_rng(3))
+        # R = 20 000 replications, k = 5 standard errors
+        assert np.all(np.abs(got.mean - want) <= 5 * got.standard_error + 1e-12)

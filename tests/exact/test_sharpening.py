@@ -1,0 +1,143 @@
+"""Sharpening: argmax set (Eq. 2) with ties, π_α(y*) (Eq. 30), (ε, δ)-sharpening (Eq. 3), Prop. 3 / Eq. 17."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import exact
+
+
+def brute(model):
+    seqs = list(itertools.product(*[range(v) for v in model.vocab_sizes]))
+    return seqs, [float(model.log_prob(np.array(y))) for y in seqs]
+
+
+def brute_mass(model, alpha, tol=1e-9):
+    """``Σ_{y*} π^α / Σ π^α`` in plain Python, shifted by ``log m`` (Eq. 30)."""
+    _, logs = brute(model)
+    top = max(logs)
+    terms = [math.exp(alpha * (lp - top)) for lp in logs if lp != -math.inf]
+    star = [math.exp(alpha * (lp - top)) for lp in logs if lp >= top - tol]
+    return math.fsum(star) / math.fsum(terms)
+
+
+@st.composite
+def models_with_ties(draw):
+    """Random models with zeros; half of them get a tied argmax set of size 2-3 by construction."""
+    seed = draw(st.integers(0, 10**6))
+    vocab, horizon = draw(st.integers(2, 3)), draw(st.integers(1, 3))
+    model = exact.TabularAR.random(vocab, horizon, seed, zero_fraction=0.3)
+    n_ties = draw(st.integers(1, 3))
+    p = model.joint().copy()
+    flat = p.reshape(-1)
+    if n_ties > 1 and flat.size >= n_ties:
+        order = np.argsort(-flat)
+        flat[order[:n_ties]] = flat[order[0]]
+        p = flat.reshape(p.shape) / flat.sum()  # equal entries stay bitwise equal after division
+        model = exact.TabularAR.from_joint(p)
+    return model
+
+
+ALPHAS = [1e-9, 1e-3, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0, 1e3]
+
+
+@given(models_with_ties())
+def test_argmax_set_matches_brute_force(model):
+    seqs, logs = brute(model)
+    top = max(logs)
+    expected = sorted(y for y, lp in zip(seqs, logs) if lp == top)
+    assert sorted(map(tuple, exact.argmax_set(model).tolist())) == expected
+    assert exact.argmax_mask(model).sum() == len(expected)
+
+
+@given(models_with_ties())
+def test_sharpening_mass_is_eq30_monotone_and_tends_to_one(model):
+    masses = [exact.sharpening_mass(model, a) for a in ALPHAS]
+    for a, mass in zip(ALPHAS, masses):
+        assert mass == pytest.approx(brute_mass(model, a), rel=1e-12, abs=1e-300)
+    assert all(later >= earlier - 1e-15 for earlier, later in zip(masses, masses[1:]))
+    _, logs = brute(model)
+    top = max(logs)
+    rest = [lp for lp in logs if lp < top - 1e-9 and lp != -math.inf]
+    n_star = sum(lp >= top - 1e-9 for lp in logs)
+    support = sum(lp != -math.inf for lp in logs)
+    # α → 0: uniform on the support, so the mass is |y*| / |supp π|
+    assert masses[0] == pytest.approx(n_star / support, rel=1e-6)
+    # α = 1e3: 1 - mass ≤ |Y| exp(-α gap), gap = log m - second largest log π
+    if rest:
+        gap = top - max(rest)
+        assert 1 - masses[-1] <= len(logs) * math.exp(-1e3 * gap) + 1e-15
+    else:
+        assert masses[-1] == 1.0
+    assert exact.sharpening_mass(model, math.inf) == 1.0
+
+
+def test_is_sharpened_and_failure_probability():
+    models = [exact.TabularAR.random(3, 2, s, zero_fraction=0.3) for s in range(4)]
+    prompted = exact.PromptedModel(models, [0.4, 0.3, 0.2, 0.1])
+    sharp = [exact.power_joint(m, 1e3) for m in models]
+    assert exact.is_sharpened(sharp, prompted, eps=0.01, delta=0.01)
+    assert exact.sharpening_failure(sharp, prompted, 0.01) == 0.0
+    base_mass = [brute_mass(m, 1.0) for m in models]
+    expected_fail = sum(w for w, mass in zip(prompted.weights, base_mass) if mass <= 1 - 0.1)
+    assert exact.sharpening_failure(prompted, prompted, 0.1) == pytest.approx(expected_fail, abs=1e-15)
+    assert exact.is_sharpened(prompted, prompted, 0.5, 0.1) == (1 - expected_fail >= 0.5)
+    assert exact.argmax_mass(models[0].joint(), models[0]) == pytest.approx(base_mass[0], rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5, np.nan, True])
+def test_eps_delta_outside_unit_interval(bad):
+    model = exact.TabularAR.random(2, 2, 0)
+    with pytest.raises(ValueError, match="open interval"):
+        exact.is_sharpened(model, model, bad, 0.1)
+    with pytest.raises(ValueError, match="open interval"):
+        exact.is_sharpened(model, model, 0.1, bad)
+    with pytest.raises(ValueError, match="open interval"):
+        exact.sharpening_bound(model, 2.0, 10, 0.1, bad, 3)
+
+
+def test_sharpening_bound_constants():
+    models = [exact.TabularAR.random(3, 2, s, zero_fraction=0.3) for s in range(3)]
+    prompted = exact.PromptedModel(models, [0.5, 0.25, 0.25])
+    bound = exact.sharpening_bound(prompted, 4.0, n=500, delta=0.2, rho=0.05, class_size=7)
+    c0 = (1 - 2**-0.5) ** 2
+    assert bound.c0 == pytest.approx(c0, rel=1e-15)
+    assert bound.mle_term == pytest.approx(2 / c0 * math.log(7 / 0.05) / (0.2 * 500), rel=1e-13)
+    teacher = sum(w for w, m in zip(prompted.weights, models) if brute_mass(m, 4.0) <= 1 - 0.1)
+    assert bound.teacher_term == pytest.approx(teacher, abs=1e-15)
+
+
+def test_simulated_eq17_holds_with_probability_one_minus_rho():
+    """N = 2000 data sets of n = 2000 pairs; MLE in a class of M = 4 powers + 4 Dirichlet distractors."""
+    models = [exact.TabularAR.random(3, 2, s, zero_fraction=0.3) for s in range(5)]
+    prompted = exact.PromptedModel(models, [0.3, 0.2, 0.2, 0.2, 0.1])
+    rng = np.random.default_rng(2026)
+    sim = exact.simulate_sharpening(prompted, 30.0, 2000, 0.2, 0.1, 2000, rng, n_distractors=4)
+    assert sim.class_size == 8 and sim.failure.shape == (2000,)
+    assert sim.exceed_fraction <= sim.rho
+    assert sim.failure_quantile <= sim.bound.total
+    assert np.all(sim.selected < 4)  # with n = 2000 the MLE is always a power (π_30 and π_60 are hard to tell apart)
+    lemma1 = 2 * math.log(sim.class_size / sim.rho) / sim.n  # Lemma 1 (App. A.3)
+    assert np.mean(sim.hellinger_squared > lemma1) <= sim.rho
+    # the selected member's failure is recomputed by hand for the first trials
+    members = exact.power_class(prompted, 30.0, n_distractors=4, rng=np.random.default_rng(2026))
+    for trial in range(5):
+        member = members[sim.selected[trial]]
+        masses = [np.exp(lq)[exact.argmax_mask(m)].sum() for lq, m in zip(member, models)]
+        assert sim.failure[trial] == pytest.approx(sum(w for w, q in zip(prompted.weights, masses) if q <= 0.8), abs=1e-15)
+    # small n: the MLE picks π_15 / π_60 more often, the bound is vacuous (> 1) but still holds
+    small = exact.simulate_sharpening(prompted, 30.0, 5, 0.2, 0.1, 2000, np.random.default_rng(1), n_distractors=4)
+    assert np.mean(small.selected != small.true_index) > 0.05 and small.exceed_fraction <= 0.1
+    assert small.bound.mle_term > 1
+
+
+def test_power_class_contains_power_distribution():
+    model = exact.TabularAR.random(2, 3, 1, zero_fraction=0.3)
+    members = exact.power_class(model, 3.0, exponents=[1.0, 2.0])
+    assert len(members) == 3
+    assert np.allclose(np.exp(members[-1][0]), exact.power_joint(model, 3.0), atol=1e-15)
+    with pytest.raises(ValueError, match="rng"):
+        exact.power_class(model, 3.0, n_distractors=2)

@@ -1,0 +1,217 @@
+"""exact.testing.assertions: each helper passes on right inputs and catches a planted mistake."""
+
+import itertools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from scipy import stats
+
+import exact
+import exact.testing as kit
+from exact.testing.assertions import _pool
+
+
+# -- import hygiene -----------------------------------------------------------------
+def test_import_exact_does_not_load_the_kit_or_hypothesis():
+    code = "import sys, exact; print('exact.testing' in sys.modules, 'hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_one_import_gives_targets_strategies_and_assertions():
+    for name in ["power_target", "assert_sampler_matches", "tabular_models", "TabularAR", "sample_power", "pivotal_example"]:
+        assert name in kit.__all__ and hasattr(kit, name)
+
+
+# -- targets -------------------------------------------------------------------------
+def _brute_force_power(model, alpha):
+    joint = model.joint()
+    powered = joint**alpha
+    return powered / powered.sum()
+
+
+def _brute_force_temperature(model, alpha):
+    joint = model.joint()
+    out = np.zeros(joint.shape)
+    for y in itertools.product(*(range(v) for v in joint.shape)):
+        prob = 1.0
+        for t in range(len(y)):
+            mass = np.array([joint[y[:t] + (s,)].sum() for s in range(joint.shape[t])])
+            if mass.sum() == 0:
+                prob = 0.0
+                break
+            q = (mass / mass.sum()) ** alpha
+            prob *= q[y[t]] / q.sum()
+        out[y] = prob
+    return out
+
+
+@given(kit.tabular_models(max_vocab=3, max_horizon=3), kit.alphas_sharpening())
+def test_targets_match_brute_force(model, alpha):
+    np.testing.assert_allclose(kit.power_target(model, alpha), _brute_force_power(model, alpha), atol=1e-10)
+    np.testing.assert_allclose(kit.temperature_target(model, alpha), _brute_force_temperature(model, alpha), atol=1e-10)
+    np.testing.assert_allclose(kit.base_target(model), model.joint(), atol=1e-12)
+
+
+# -- assert_normalized ------------------------------------------------------------------
+def test_assert_normalized_accepts_and_rejects():
+    kit.assert_normalized(np.array([0.25, 0.75]))
+    kit.assert_normalized(np.array([[np.log(0.5), np.log(0.5)], [0.0, -np.inf]]), axis=1, log=True)
+    kit.assert_normalized(np.array([0.5, 0.5 + 1e-11]))  # inside the declared 1e-10
+    with pytest.raises(AssertionError, match="not normalised"):
+        kit.assert_normalized(np.array([0.5, 0.5 + 1e-9]))
+    with pytest.raises(AssertionError, match="negative"):
+        kit.assert_normalized(np.array([1.5, -0.5]))
+    with pytest.raises(AssertionError, match="NaN"):
+        kit.assert_normalized(np.array([np.nan, 1.0]))
+    with pytest.raises(AssertionError, match=r"index \(1,\)"):
+        kit.assert_normalized(np.array([[0.5, 0.5], [0.5, 0.6]]), axis=1)
+
+
+# -- assert_autoregressive_factorization --------------------------------------------------
+@given(kit.tabular_models(max_vocab=3, max_horizon=3))
+def test_factorization_holds_for_tabular_models(model):
+    kit.assert_autoregressive_factorization(model)
+
+
+@given(kit.markov_models())
+def test_factorization_holds_for_markov_models_on_samples(model):
+    kit.assert_autoregressive_factorization(model, rng=np.random.default_rng(0), n_samples=32)
+
+
+class _ShiftedLogProb:
+    """A model whose ``log_prob`` is off by 0.1 nats: the chain rule must catch it."""
+
+    def __init__(self, model):
+        self._model = model
+        self.vocab_sizes, self.horizon = model.vocab_sizes, model.horizon
+
+    def log_conditional(self, prefix):
+        return self._model.log_conditional(prefix)
+
+    def next_token_logprobs(self, contexts):
+        return self._model.next_token_logprobs(contexts)
+
+    def log_prob(self, sequences):
+        return self._model.log_prob(sequences) - 0.1
+
+
+def test_factorization_catches_a_wrong_log_prob():
+    model = _ShiftedLogProb(exact.TabularAR.random(3, 2, seed=1))
+    with pytest.raises(AssertionError, match="chain rule fails on 9 of 9"):
+        kit.assert_autoregressive_factorization(model)
+
+
+# -- assert_power_conditionals -----------------------------------------------------------
+@given(kit.tabular_models(max_vocab=3, max_horizon=3), kit.alphas_sharpening())
+def test_engine_power_conditionals_pass(model, alpha):
+    kit.assert_power_conditionals(model, alpha)
+
+
+def test_temperature_is_caught_as_a_power_conditional_on_the_pivotal_example():
+    model = exact.pivotal_example()
+    with pytest.raises(AssertionError, match=r"prefix \[\].*alpha = 2"):
+        kit.assert_power_conditionals(model, 2.0, candidate=exact.temp_conditional)
+    # at alpha = 1 both are the base conditional
+    kit.assert_power_conditionals(model, 1.0, candidate=exact.temp_conditional)
+
+
+def test_power_conditionals_tolerance_is_honoured():
+    model = exact.TabularAR.random(3, 3, seed=2)
+    off = lambda m, prefix, a: exact.power_conditional(m, prefix, a) + np.r_[1e-6, -1e-6, 0.0]  # noqa: E731
+    kit.assert_power_conditionals(model, 2.0, candidate=off, atol=2e-6)
+    with pytest.raises(AssertionError, match="off by 1e-06"):
+        kit.assert_power_conditionals(model, 2.0, candidate=off)
+
+
+# -- goodness of fit ---------------------------------------------------------------------
+def test_pool_merges_small_cells_until_the_pool_is_large_enough():
+    expected = np.array([1.0, 50.0, 2.0, 30.0, 4.0, 3.0])  # small ones: 1 + 2 + 3 + 4 = 10 >= 5
+    labels = _pool(expected, 5.0)
+    assert len(set(labels[[0, 2, 4, 5]])) == 1 and len(set(labels)) == 3
+    labels = _pool(np.array([1.0, 2.0, 40.0, 50.0]), 5.0)  # 1 + 2 < 5: the 40 joins the pool
+    assert labels[0] == labels[1] == labels[2] != labels[3]
+    assert len(set(_pool(np.array([10.0, 20.0]), 5.0))) == 2
+
+
+def test_goodness_of_fit_statistic_by_hand():
+    target = np.array([[0.5, 0.2], [0.2, 0.1]])
+    draws = np.array([[0, 0]] * 45 + [[0, 1]] * 25 + [[1, 0]] * 18 + [[1, 1]] * 12)
+    observed, expected = np.array([45, 25, 18, 12]), 100 * np.array([0.5, 0.2, 0.2, 0.1])
+    pearson = ((observed - expected) ** 2 / expected).sum()
+    result = kit.goodness_of_fit(draws, target)
+    assert result.dof == 3 and result.n_pooled == 0
+    assert result.statistic == pytest.approx(pearson, rel=1e-12)
+    assert result.p_value == pytest.approx(stats.chi2.sf(pearson, 3), rel=1e-12)
+    g = 2 * (observed * np.log(observed / expected)).sum()
+    assert kit.goodness_of_fit(draws, target, method="g").statistic == pytest.approx(g, rel=1e-12)
+
+
+def _fixed(draws):
+    def sampler(model, n, rng):
+        return np.asarray(draws)[:n]
+
+    return sampler
+
+
+def test_exact_sampler_passes_and_reports_its_test():
+    model = exact.TabularAR.random(3, 3, seed=3, concentration=0.5)
+    sampler = lambda m, n, rng: exact.sample_power(m, 2.0, n, rng)  # noqa: E731
+    result = kit.assert_sampler_matches(sampler, model, kit.power_target(model, 2.0), 4000, np.random.default_rng(0))
+    assert result.n == 4000 and result.dof == result.n_cells - 1 >= 2 and result.p_value >= 0.01
+    assert result.observed.sum() == 4000 and result.expected.shape == model.vocab_sizes
+
+
+def test_failure_message_shows_the_worst_cells():
+    model = exact.pivotal_example()  # π_2 = (0, .5614, .2193, .2193) over aa, ab, ba, bb
+    temperature = lambda m, n, rng: np.array([[0, 1]] * 390 + [[1, 0]] * 305 + [[1, 1]] * 305)[:n]  # noqa: E731
+    with pytest.raises(AssertionError) as info:
+        kit.assert_sampler_matches(temperature, model, kit.power_target(model, 2.0), 1000, np.random.default_rng(0))
+    message = str(info.value)
+    assert "does not match the target" in message and "on 2 dof" in message
+    first_cell = message.split("(O-E)/√E")[1].splitlines()[1].split()
+    assert first_cell[:4] == ["(0,", "1)", "390", "561.4"]  # the worst cell comes first
+
+
+def test_impossible_draws_fail_whatever_the_statistic():
+    model = exact.pivotal_example()  # π(aa) = 0
+    draws = [[0, 1]] * 561 + [[1, 0]] * 219 + [[1, 1]] * 219 + [[0, 0]]
+    with pytest.raises(AssertionError, match=r"1 of 1000 draws have target probability 0.*\(0, 0\), 1"):
+        kit.assert_sampler_matches(_fixed(draws), model, kit.power_target(model, 2.0), 1000, np.random.default_rng(0))
+
+
+def test_malformed_sampler_output_is_a_failure_and_bad_arguments_are_errors():
+    model = exact.pivotal_example()
+    target = kit.power_target(model, 2.0)
+    rng = np.random.default_rng(0)
+    with pytest.raises(AssertionError, match=r"shape \(5, 3\)"):
+        kit.assert_sampler_matches(lambda m, n, r: np.zeros((n, 3), dtype=int), model, target, 5, rng)
+    with pytest.raises(AssertionError, match="dtype float"):
+        kit.assert_sampler_matches(lambda m, n, r: np.zeros((n, 2)), model, target, 5, rng)
+    with pytest.raises(AssertionError, match="out of range"):
+        kit.assert_sampler_matches(lambda m, n, r: np.full((n, 2), 2), model, target, 5, rng)
+    with pytest.raises(ValueError, match="shape vocab_sizes"):
+        kit.assert_sampler_matches(_fixed([[0, 1]]), model, np.ones(4) / 4, 1, rng)
+    with pytest.raises(ValueError, match="alpha_level"):
+        kit.assert_sampler_matches(_fixed([[0, 1]]), model, target, 1, rng, alpha_level=1.5)
+    with pytest.raises(ValueError, match="method"):
+        kit.assert_sampler_matches(_fixed([[0, 1]]), model, target, 1, rng, method="ks")
+    with pytest.raises(AssertionError, match="not normalised"):
+        kit.assert_sampler_matches(_fixed([[0, 1]]), model, 2 * target, 1, rng)
+
+
+def test_single_draw_samplers_are_adapted():
+    model = exact.pivotal_example()
+    draw_one = lambda m, rng: exact.sample_power(m, 2.0, 1, rng)[0]  # noqa: E731
+    sampler = kit.from_single_draws(draw_one)
+    assert sampler(model, 7, np.random.default_rng(0)).shape == (7, 2)
+    kit.assert_sampler_matches(sampler, model, kit.power_target(model, 2.0), 300, np.random.default_rng(1))
+
+
+def test_a_point_mass_target_has_nothing_to_test_but_support():
+    model = exact.TabularAR.from_joint(np.array([[0.0, 1.0], [0.0, 0.0]]))
+    result = kit.assert_sampler_matches(_fixed([[0, 1]] * 10), model, model.joint(), 10, np.random.default_rng(0))
+    assert (result.dof, result.p_value) == (0, 1.0)
