@@ -35,8 +35,10 @@ def suffix_exponents(vocab_size: int = 64, centre: float = 1.05, amplitude: floa
     a sinusoid of period 15 ranks plus a small linear trend, so sharpness varies
     non-monotonically with rank.  The paper does not give its formula; ours was
     chosen (period and phase only) so that the figures' claims hold on the grid
-    α ∈ [1.1, 8]: the top sequence does not start with the top token, so the
-    temperature proposal's gap to the oracle widens at every α (Figure S.9), and at
+    α ∈ [1.1, 8]: the sharp suffixes of ranks 1-2 keep the power conditional away
+    from the temperature one, so the temperature proposal's gap to the oracle widens
+    at every α of the grid (Figure S.9; it keeps widening past α = 40 and closes
+    only as α → ∞, where both concentrate on token 0), and at
     α = 4 the proposals' exact ESS/N order oracle > temperature > base > uniform is
     kept by the sampled ESS at every particle budget (Figure S.10).  Other phases
     break one or the other: with phase 0.3 and period 23 the top token carries the

@@ -131,7 +131,7 @@ def laplace_nodes(slowest_rate: float, step: float = LAPLACE_STEP) -> tuple[np.n
     (Trefethen & Weideman 2014, SIAM Review 56(3), Sec. 5).  The grid runs from
     ``s = 1e-18`` to ``s = 60/slowest_rate`` (``e^{-60}`` is below float64 resolution).
     """
-    low, high = np.log(1e-18), np.log(60.0 / slowest_rate)
+    low, high = np.log(1e-18), np.log(60.0) - np.log(max(slowest_rate, 1e-300))
     u = np.arange(low, high + step, step)
     s = np.exp(u)
     return s, step * s

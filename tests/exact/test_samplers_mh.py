@@ -207,3 +207,12 @@ def test_property_every_stage_kernel_is_reversible_wrt_its_block_target(model, a
         np.testing.assert_allclose(K.sum(axis=1), 1.0, atol=1e-12)
         flow = target[:, None] * K
         np.testing.assert_allclose(flow, flow.T, atol=1e-13)
+
+
+@pytest.mark.slow
+def test_stress_larger_state_space_converges():
+    # 3^6 = 729 prefixes at the last stage: a 729 x 729 kernel raised to the 2000th power
+    model = exact.TabularAR.random(3, 6, seed=30)
+    for block in (2, 3, 6):
+        dist = mh_output_distribution(model, 2.0, block, 2000).probabilities
+        np.testing.assert_allclose(dist, exact.power_joint(model, 2.0), atol=1e-8)

@@ -176,3 +176,13 @@ def test_monte_carlo_conditional_agrees_with_exact():
         got = scalable_conditional_expectation_mc(model, (1,), 3.0, 3, 3, jackknife, 20_000, np.random.default_rng(3))
         # R = 20 000 replications, k = 5 standard errors
         assert np.all(np.abs(got.mean - want) <= 5 * got.standard_error + 1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.2, 1.0, 20.0])
+def test_extreme_exponents_match_brute_force(alpha):
+    # rollout weights q^(α-1) spanning many orders of magnitude stress the Laplace quadrature
+    model = exact.TabularAR.random((2, 2, 2), seed=16, concentration=0.3)
+    for jackknife in (False, True):
+        got = scalable_conditional_expectation(model, (), alpha, 2, 3, jackknife, clip=False).mean
+        want = brute_force_conditional(model, (), alpha, 2, 3, jackknife, clip=False)
+        np.testing.assert_allclose(got, want, atol=1e-10, rtol=0)

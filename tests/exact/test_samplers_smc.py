@@ -144,3 +144,18 @@ def test_distances_pin_their_formulas():
     d = distances_to_power(model, 2.0, point)
     assert d.tv == pytest.approx(1 - target[0, 1]) and d.kl == pytest.approx(-np.log(target[0, 1]))
     assert d.self_reward == pytest.approx(np.log(model.joint()[0, 1]))
+
+
+@pytest.mark.parametrize("alpha", [0.2, 20.0])
+def test_sir_extreme_exponents_match_enumeration(alpha):
+    model = exact.TabularAR.random((2, 2), seed=17, concentration=0.3)
+    seqs = all_sequences(model)
+    q = {y: brute_proposal(model, y, alpha, "base") for y in seqs}
+    w = {y: model.joint()[y] ** alpha / q[y] for y in seqs}
+    want = np.zeros(model.vocab_sizes)
+    for particles in itertools.product(seqs, repeat=3):
+        prob = np.prod([q[y] for y in particles])
+        total = sum(w[y] for y in particles)
+        for y in particles:
+            want[y] += prob * w[y] / total
+    np.testing.assert_allclose(sir_output_distribution(model, alpha, 3).probabilities, want, atol=1e-10, rtol=0)
