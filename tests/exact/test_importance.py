@@ -6,31 +6,18 @@ errors (SE = sd / sqrt(R)) of the exact ESS/N, plus the O(1/N) bias of the
 self-normalised ratio, bounded by 2·(1 + CV²)²/N (delta method; written out below).
 """
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+import bruteforce as bf
 import exact
 from exact.testing import strategies as sx
 
 
-def _load_bruteforce():
-    name = "_tests_exact_bruteforce"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-bf = _load_bruteforce()
 RTOL = 1e-10
 
 

@@ -1,29 +1,16 @@
 """MarkovAR: the O(T·V²) dynamic programme vs the dense TabularAR route and brute force; T = 10 000 stress."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 
+import bruteforce as bf
 import exact
 from exact.testing import strategies as sx
 
 
-def _load_bruteforce():
-    name = "_tests_exact_bruteforce"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-bf = _load_bruteforce()
 RTOL, ATOL = 1e-10, 1e-12
 
 

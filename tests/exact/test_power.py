@@ -6,11 +6,8 @@ quantities are compared with an absolute tolerance of 1e-10 times their magnitud
 (``α log π`` reaches ~1e4 for peaked models at α = 50).
 """
 
-import importlib.util
 import itertools
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,21 +15,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from scipy import stats
 
+import bruteforce as bf
 import exact
 from exact.testing import strategies as sx
 
 
-def _load_bruteforce():
-    name = "_tests_exact_bruteforce"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-bf = _load_bruteforce()
 RTOL, ATOL = 1e-10, 1e-12
 #: The largest, most peaked model the strategies allow (5^5 leaves, Dirichlet 0.05, zeros).
 BIG = exact.TabularAR.random(5, 5, seed=7, concentration=0.05, zero_fraction=0.3)

@@ -9,30 +9,17 @@ Tolerance: 1e-10 times the magnitude of the log terms involved (they reach
 ``α·|log π| ~ 1e4`` on peaked models at α = 50).
 """
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import example, given
 
+import bruteforce as bf
 import exact
 from exact.testing import strategies as sx
 
 
-def _load_bruteforce():
-    name = "_tests_exact_bruteforce"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("bruteforce.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
-
-
-bf = _load_bruteforce()
 RTOL = 1e-10
 BIG = exact.TabularAR.random(5, 5, seed=7, concentration=0.05, zero_fraction=0.3)
 

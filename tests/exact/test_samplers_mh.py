@@ -209,7 +209,6 @@ def test_property_every_stage_kernel_is_reversible_wrt_its_block_target(model, a
         np.testing.assert_allclose(flow, flow.T, atol=1e-13)
 
 
-@pytest.mark.slow
 def test_stress_larger_state_space_converges():
     # 3^6 = 729 prefixes at the last stage: a 729 x 729 kernel raised to the 2000th power
     model = exact.TabularAR.random(3, 6, seed=30)
