@@ -7,15 +7,21 @@ numpy/scipy only; float64 and log-space throughout.  Paper:
 
 from ._logspace import log_normalize, logsumexp
 from ._memory import max_bytes, memory_limit, set_max_bytes
-from .importance import *  # noqa: F401,F403
 from .models import AutoregressiveModel, MarkovAR, TabularAR
+
+# Sections 3-4: the power distribution, its conditionals, Prop. 1 and Prop. 2
 from .power import *  # noqa: F401,F403
 from .renyi import *  # noqa: F401,F403
+from .importance import *  # noqa: F401,F403
 from .synthetic import *  # noqa: F401,F403
+
+# Section 5: self-reward KL-RL, distillation, sharpening, true-reward slope
 from .prompts import *  # noqa: F401,F403
 from .rewards import *  # noqa: F401,F403
 from .tilt import *  # noqa: F401,F403
 from .policy import *  # noqa: F401,F403
 from .sharpening import *  # noqa: F401,F403
 from .covariance import *  # noqa: F401,F403
+
+# The practical power samplers, analysed exactly
 from .samplers import *  # noqa: F401,F403

@@ -38,6 +38,15 @@ class SamplerDistribution(NamedTuple):
     """True when ``probabilities`` is computed exactly (up to float64 / quadrature)."""
 
 
+class SamplerRun(NamedTuple):
+    """Sequences drawn by a sampling routine and what they cost."""
+
+    sequences: np.ndarray
+    """``(n, T)`` int64 token ids, one output per row."""
+    token_evaluations: int
+    """Total model token evaluations spent on all ``n`` outputs."""
+
+
 def check_count(value: object, name: str, minimum: int = 1) -> int:
     """A Python/numpy integer ``>= minimum`` (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -178,4 +187,4 @@ def laplace_ratio_expectations(
     return weights @ integrand
 
 
-__all__ = ["SamplerDistribution", "TableScorer", "scorer", "laplace_nodes", "laplace_ratio_expectations"]
+__all__ = ["SamplerDistribution", "SamplerRun", "TableScorer", "scorer", "laplace_nodes", "laplace_ratio_expectations"]

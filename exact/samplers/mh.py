@@ -24,7 +24,9 @@ does their mixture.  What this implies:
   powers), so at a finite budget the earlier stages hand the last stage a
   start biased towards prefixes with large *total* base mass rather than large
   power mass; :func:`mh_output_distribution` measures the resulting error, and
-  the ``samplers`` figure compares it with ``B = T`` at equal token cost.
+  the ``samplers`` figure compares it with ``B = T`` at equal token cost (on its
+  ``V = 3, T = 4, α = 4`` model, ``B = T/2`` has 1.4x, 3.3x and 2.3x the TV of
+  ``B = T`` at 16, 64 and 256 token evaluations).
 
 The exact output distribution is obtained by building each stage's transition
 matrix over all ``Π_{t≤L} V_t`` prefixes and pushing the distribution through
@@ -35,8 +37,6 @@ batches of chains through ``next_token_logprobs`` only.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
-
 import numpy as np
 
 from .._logspace import check_alpha, log_normalize
@@ -44,6 +44,7 @@ from .._memory import check_allocation
 from ..models import AutoregressiveModel
 from ._common import (
     SamplerDistribution,
+    SamplerRun,
     check_count,
     check_rng,
     prefix_marginal_tables,
@@ -160,15 +161,6 @@ def mh_output_distribution(
             dist = (dist.reshape(-1) @ np.linalg.matrix_power(kernel, n_mcmc)).reshape(dist.shape)
     dist = np.clip(dist, 0.0, None)
     return SamplerDistribution(dist / dist.sum(), np.zeros_like(dist), mh_expected_cost(model.horizon, block_size, n_mcmc), True)
-
-
-class SamplerRun(NamedTuple):
-    """Sequences drawn by a sampling routine and what they cost."""
-
-    sequences: np.ndarray
-    """``(n, T)`` int64 token ids, one output per row."""
-    token_evaluations: int
-    """Total model token evaluations spent on all ``n`` outputs."""
 
 
 def mh_sample(

@@ -49,6 +49,7 @@ from ..models import AutoregressiveModel
 from ..power import power_conditional
 from ._common import (
     SamplerDistribution,
+    SamplerRun,
     check_count,
     check_rng,
     laplace_ratio_expectations,
@@ -56,7 +57,6 @@ from ._common import (
     sample_rows,
     scorer,
 )
-from .mh import SamplerRun
 
 #: Largest number of rollout-vector multisets enumerated for the exact clipped jackknife.
 ENUMERATION_LIMIT = 20_000

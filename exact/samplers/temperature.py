@@ -11,8 +11,7 @@ import numpy as np
 
 from .._logspace import check_alpha, log_normalize
 from ..models import AutoregressiveModel
-from ._common import SamplerDistribution, check_count, check_rng, prefix_marginal_tables, sample_rows, scorer, temperature_prefix_tables
-from .mh import SamplerRun
+from ._common import SamplerDistribution, SamplerRun, check_count, check_rng, prefix_marginal_tables, sample_rows, scorer, temperature_prefix_tables
 
 
 def temperature_output_distribution(model: AutoregressiveModel, alpha: float) -> SamplerDistribution:

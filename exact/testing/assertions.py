@@ -35,7 +35,7 @@ from scipy import stats
 
 from .._logspace import check_alpha, logsumexp
 from ..models import AutoregressiveModel
-from ..power import log_power_conditional, power_joint, sample_power, temp_conditionals
+from ..power import log_power_conditional, power_joint, sample_power
 
 #: Absolute tolerance for exact float64 identities (sums to one, chain rules, closed forms).
 EXACT_ATOL = 1e-10
@@ -74,9 +74,26 @@ class SamplerCheck(NamedTuple):
 
 
 # -- distributions -------------------------------------------------------------
+def enumerated_log_joint(model: AutoregressiveModel) -> np.ndarray:
+    """``log π(y)`` over all sequences, shape ``vocab_sizes``: ``model.log_joint()`` when the model has it,
+    else ``model.log_prob`` of every sequence (at most :data:`MAX_ENUMERATED`), so a model that
+    implements only the minimal interface (``log_prob``, ``vocab_sizes``) works too."""
+    if hasattr(model, "log_joint"):
+        return np.asarray(model.log_joint(), dtype=np.float64)
+    sizes = tuple(model.vocab_sizes)
+    return np.asarray(model.log_prob(_all_sequences(sizes, "sequences")), dtype=np.float64).reshape(sizes)
+
+
 def power_target(model: AutoregressiveModel, alpha: float) -> np.ndarray:
-    """``π_α(y) = π(y)^α / Z_α`` over all sequences (Eq. 4), shape ``vocab_sizes``: ``exact.power_joint``."""
-    return power_joint(model, alpha)
+    """``π_α(y) = π(y)^α / Z_α`` over all sequences (Eq. 4), shape ``vocab_sizes``.
+
+    ``exact.power_joint`` for ``exact`` models; by enumeration for a model with the minimal interface.
+    """
+    alpha = check_alpha(alpha)
+    if hasattr(model, "log_prefix_totals"):
+        return power_joint(model, alpha)
+    scaled = alpha * enumerated_log_joint(model)
+    return np.exp(scaled - logsumexp(scaled, axis=None))
 
 
 def temperature_target(model: AutoregressiveModel, alpha: float) -> np.ndarray:
@@ -85,16 +102,27 @@ def temperature_target(model: AutoregressiveModel, alpha: float) -> np.ndarray:
     Not the power distribution unless every suffix has the same Rényi entropy (Prop. 1).
     """
     alpha = check_alpha(alpha)
+    log_joint = enumerated_log_joint(model)
+    T = log_joint.ndim
+    levels = [log_joint]  # levels[k]: log π(y_{1:T-k}), shape vocab_sizes[:T-k]
+    for _ in range(T):
+        levels.append(logsumexp(levels[-1], axis=-1))
+    levels = levels[::-1]  # levels[t]: log π(y_{1:t})
     joint = np.ones(())
-    for t in range(model.horizon):
-        table = temp_conditionals(model, alpha, t)  # shape vocab_sizes[:t+1]
+    for t in range(1, T + 1):
+        parent = levels[t - 1][..., None]
+        defined = np.isfinite(parent)
+        log_cond = np.where(defined, levels[t] - np.where(defined, parent, 0.0), -np.inf)
+        scaled = alpha * log_cond
+        with np.errstate(invalid="ignore"):
+            table = np.where(defined, np.exp(scaled - logsumexp(scaled, axis=-1)[..., None]), 0.0)
         joint = joint[..., None] * table
     return joint
 
 
 def base_target(model: AutoregressiveModel) -> np.ndarray:
     """``π(y)`` over all sequences, shape ``vocab_sizes`` (what ``model.sample`` draws)."""
-    return np.exp(model.log_prefix_marginals(model.horizon))
+    return np.exp(enumerated_log_joint(model))
 
 
 def from_single_draws(draw: Callable[[AutoregressiveModel, np.random.Generator], Sequence[int]]) -> Sampler:
@@ -216,21 +244,24 @@ def assert_power_conditionals(
     ``candidate(model, prefix, alpha)`` returns a probability vector of length ``V_t`` (your
     estimator, or an approximation: widen ``atol``); without it, the model's own
     ``log_power_suffix_mass`` is checked through ``exact.power_conditional``.  The reference is
-    brute force over the dense joint (``Σ_z π(y_<t, s, z)^α``, normalised) when the model has
-    ``log_joint`` and at most :data:`MAX_ENUMERATED` sequences, else ``exact.power_conditional``.
-    ``prefixes`` default to every prefix of positive probability of every length ``< T``.
+    brute force over the enumerated joint (``Σ_z π(y_<t, s, z)^α``, normalised; see
+    :func:`enumerated_log_joint`) when the model has at most :data:`MAX_ENUMERATED` sequences,
+    else ``exact.power_conditional``.  ``prefixes`` default to every prefix of positive
+    probability of every length ``< T`` (required beyond :data:`MAX_ENUMERATED`).
     Tolerance: ``atol`` on each probability.
     """
     alpha = check_alpha(alpha)
     if candidate is None:
         candidate = lambda m, prefix, a: np.exp(log_power_conditional(m, prefix, a))  # noqa: E731
     small = int(np.prod(model.vocab_sizes, dtype=object)) <= MAX_ENUMERATED
-    log_joint = np.asarray(model.log_joint()) if small and hasattr(model, "log_joint") else None
+    log_joint = enumerated_log_joint(model) if small else None
     if prefixes is None:
-        prefixes = []
-        for t in range(model.horizon):
-            marginals = np.asarray(model.log_prefix_marginals(t))
-            prefixes += [p for p in _all_sequences(model.vocab_sizes[:t], "prefixes") if np.isfinite(marginals[tuple(p)])]
+        if log_joint is None:
+            raise ValueError(f"the model has more than {MAX_ENUMERATED} sequences: pass the prefixes to check")
+        prefixes, level = [], log_joint
+        for t in range(model.horizon - 1, -1, -1):
+            level = logsumexp(level, axis=-1)  # log π(y_{1:t})
+            prefixes += [p for p in _all_sequences(model.vocab_sizes[:t], "prefixes") if np.isfinite(level[tuple(p)])]
     worst = (0.0, None, None, None)
     for prefix in prefixes:
         key = tuple(int(v) for v in prefix)
@@ -409,6 +440,7 @@ __all__ = [
     "MAX_ENUMERATED",
     "Sampler",
     "SamplerCheck",
+    "enumerated_log_joint",
     "power_target",
     "temperature_target",
     "base_target",
