@@ -64,6 +64,24 @@ def zoo(alpha: float = ALPHA, n_mcmc: int = N_MCMC, top_k: int = TOP_K) -> dict[
 _CORRECTION_SIGN = {"correct": 1.0, "flipped": -1.0, "dropped": 0.0, "top_k": 1.0}
 
 
+class InterfaceOnly:
+    """A model reduced to the interface the kit promises to need: ``log_conditional``,
+    ``next_token_logprobs``, ``log_prob``, ``vocab_sizes``, ``horizon`` (no dense tables)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.vocab_sizes, self.horizon = tuple(model.vocab_sizes), model.horizon
+
+    def log_conditional(self, prefix):
+        return self._model.log_conditional(prefix)
+
+    def next_token_logprobs(self, contexts):
+        return self._model.next_token_logprobs(contexts)
+
+    def log_prob(self, sequences):
+        return self._model.log_prob(sequences)
+
+
 # -- the sampler --------------------------------------------------------------
 def _next_token_logprobs(model, contexts: np.ndarray) -> np.ndarray:
     """``log π(· | context)`` for ``(n, t)`` contexts, one model call per distinct context."""

@@ -12,6 +12,7 @@ from scipy import stats
 import exact
 import exact.testing as kit
 from exact.testing.assertions import _pool
+from sampler_zoo import InterfaceOnly
 
 
 # -- import hygiene -----------------------------------------------------------------
@@ -215,3 +216,24 @@ def test_a_point_mass_target_has_nothing_to_test_but_support():
     model = exact.TabularAR.from_joint(np.array([[0.0, 1.0], [0.0, 0.0]]))
     result = kit.assert_sampler_matches(_fixed([[0, 1]] * 10), model, model.joint(), 10, np.random.default_rng(0))
     assert (result.dof, result.p_value) == (0, 1.0)
+
+
+def test_docstring_noncentralities_for_power_099_at_level_001():
+    """The module docstring's sizing table: ``n · χ²`` needed for power 0.99 at alpha_level 0.01."""
+    import exact.testing.assertions as module
+
+    for dof, stated in [(1, 24), (3, 30), (6, 35), (10, 40), (30, 56)]:
+        critical = stats.chi2.isf(0.01, dof)
+        assert stats.ncx2.sf(critical, dof, stated - 0.5) < 0.99 < stats.ncx2.sf(critical, dof, stated + 0.5)
+    assert "24, 30,\n  35, 40, 56 for 1, 3, 6, 10, 30 degrees of freedom" in module.__doc__
+
+
+@given(kit.tabular_models(max_vocab=3, max_horizon=3), kit.alphas_sharpening())
+def test_the_kit_works_on_a_minimal_interface_model(model, alpha):
+    minimal = InterfaceOnly(model)
+    np.testing.assert_allclose(kit.power_target(minimal, alpha), kit.power_target(model, alpha), atol=1e-12)
+    np.testing.assert_allclose(kit.temperature_target(minimal, alpha), _brute_force_temperature(model, alpha), atol=1e-10)
+    np.testing.assert_allclose(kit.base_target(minimal), model.joint(), atol=1e-12)
+    kit.assert_autoregressive_factorization(minimal)
+    engine = lambda m, prefix, a: exact.power_conditional(model, prefix, a)  # noqa: E731
+    kit.assert_power_conditionals(minimal, alpha, candidate=engine)

@@ -21,6 +21,7 @@ from sampler_zoo import (
     N_MCMC,
     SUFFIX_ENTROPY_JOINT,
     TOP_K,
+    InterfaceOnly,
     VARIANTS,
     mh_output_law,
     mh_transition_matrix,
@@ -102,6 +103,14 @@ def test_correct_sampler_passes_the_documented_check():
     kit.assert_sampler_matches(
         zoo()["correct"], model, kit.power_target(model, ALPHA), N_DRAWS, np.random.default_rng(0), ALPHA_LEVEL
     )
+
+
+def test_the_check_needs_only_the_model_interface():
+    model = InterfaceOnly(suffix_entropy_toy())
+    target = kit.power_target(model, ALPHA)  # by enumerating log_prob
+    kit.assert_sampler_matches(zoo()["correct"], model, target, N_DRAWS, np.random.default_rng(0), ALPHA_LEVEL)
+    with pytest.raises(AssertionError, match="does not match"):
+        kit.assert_sampler_matches(zoo()["dropped"], model, target, N_DRAWS, np.random.default_rng(0), ALPHA_LEVEL)
 
 
 @pytest.mark.parametrize("name", BROKEN)
