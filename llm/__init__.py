@@ -4,12 +4,14 @@
 * :class:`HFModel` (any Hugging Face causal LM; default SmolLM2-135M-Instruct, offline)
   and :class:`ToyModel` (any ``exact`` model) implement it;
 * :mod:`llm.samplers` -- standard, temperature, MH / Power(∞), scalable, Power-SMC, Best-of-N;
+* :mod:`llm.estimators` -- Section 4 quantities at a prefix with standard errors;
 * :func:`self_reward`, :func:`enumerate_exact` (a real LM on a small token set, as an ``exact`` model).
 
 ``HFModel`` imports ``transformers`` lazily, so ``import llm`` stays light.
 """
 
 from .enumerate import enumerate_exact  # noqa: F401
+from .estimators import *  # noqa: F401,F403
 from .hf import HFModel, default_model_path  # noqa: F401
 from .model import DecodeState, ForwardCounter, LanguageModel, sample_from_logprobs, temper  # noqa: F401
 from .reward import SelfReward, self_reward  # noqa: F401

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 from typing import Sequence
 
-import numpy as np
 import torch
 
 import exact

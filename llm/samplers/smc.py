@@ -27,9 +27,8 @@ from typing import Sequence
 
 import torch
 
-from ..model import LanguageModel, temper
+from ..model import LanguageModel, sample_from_logprobs, temper
 from .common import Completions, Timer, resolve_max_new_tokens, trim
-from ..model import sample_from_logprobs
 
 __all__ = ["ess", "sample_power_smc", "systematic_resample"]
 
@@ -59,8 +58,13 @@ def sample_power_smc(
     max_new_tokens: int | None = None,
     ess_threshold: float = 0.5,
     proposal_alpha: float | None = None,
+    reuse_cache: bool = True,
 ) -> Completions:
     """Run Power-SMC once; returns all ``N`` particles.
+
+    ``reuse_cache=False`` is the naive reference for ``bench llm``: the prompt is
+    encoded once per particle and, after each resampling, every particle's
+    prompt + prefix is re-encoded instead of reordering the cache (same draws, same output).
 
     ``info``: ``log_weights`` (final, unnormalised, ``(N,)``), ``log_evidence`` (``log Ẑ``),
     ``n_resamples``, ``ess`` (per step, before resampling).
@@ -77,9 +81,12 @@ def sample_power_smc(
     eos = lm.eos_token_id
     N = n_particles
     with Timer(lm) as timer:
-        state = lm.start([prompt])
-        state.logprobs()  # prefill once
-        state = state.fork([0] * N)
+        if reuse_cache:
+            state = lm.start([prompt])
+            state.logprobs()  # prefill once, share the cache across the N particles
+            state = state.fork([0] * N)
+        else:
+            state = lm.start([prompt] * N)
         log_w = torch.zeros(N, dtype=torch.float64)
         log_evidence = 0.0
         done = torch.zeros(N, dtype=torch.bool)
@@ -110,8 +117,11 @@ def sample_power_smc(
             if not last and current < ess_threshold * N:
                 log_evidence += float(torch.logsumexp(log_w, 0)) - math.log(N)
                 ancestors = systematic_resample(log_w, generator)
-                state = state.fork(ancestors)  # reorders the KV cache
                 tokens, raw, done = tokens[ancestors], raw[ancestors], done[ancestors]
+                if reuse_cache:
+                    state = state.fork(ancestors)  # reorders the KV cache
+                else:
+                    state = lm.start([prompt + row for row in tokens.tolist()])
                 log_w = torch.zeros(N, dtype=torch.float64)
                 n_resamples += 1
         log_evidence += float(torch.logsumexp(log_w, 0)) - math.log(N)

@@ -5,7 +5,6 @@ at a time, one forward pass per token, no padding, no cache reuse.  Tolerance
 1e-4 on log-probs (float32 network; differences come from summation order).
 """
 
-import itertools
 
 import numpy as np
 import pytest
@@ -71,7 +70,7 @@ def test_decode_state_fork_and_truncate_reuse_the_cache(real_model, prompts):
 
 
 def test_sampled_logprobs_equal_fresh_scoring(real_model, prompts):
-    """Standard, temperature, MH and SMC completions: returned log-probs == a fresh batched scoring."""
+    """Every sampler's completions: returned log-probs == a fresh batched scoring; EOS only at the end."""
     generator = torch.Generator().manual_seed(0)
     prompt = prompts[1]
     runs = [
@@ -79,6 +78,8 @@ def test_sampled_logprobs_equal_fresh_scoring(real_model, prompts):
         llm.sample_temperature(real_model, prompt, 2, 0.5, generator, max_new_tokens=8),
         llm.sample_power_mh(real_model, prompt, 1, 4.0, generator, block_size=4, n_mcmc=2, max_new_tokens=8),
         llm.sample_power_smc(real_model, prompt, 4, 4.0, generator, max_new_tokens=6),
+        llm.sample_power_scalable(real_model, prompt, 1, 4.0, generator, top_k=2, n_rollouts=2, rollout_horizon=2, max_new_tokens=4),
+        llm.sample_best_of_n(real_model, prompt, 2, 2, generator, max_new_tokens=6),
     ]
     for run in runs:
         rescored = real_model.score([prompt] * len(run), run.tokens)
@@ -107,4 +108,80 @@ def test_enumerate_exact_digits(real_model):
     assert float(toy.joint().sum()) == pytest.approx(1.0, abs=1e-12)
     for prefix in [(), (3,), (7,)]:
         logp = real_model.next_token_logprobs([prompt + [digits[i] for i in prefix]])[0, digits].double()
-        np.testing.assert_allclose(toy.log_conditional(prefix), torch.log_softmax(logp, 0).numpy(), atol=1e-6)
+        np.testing.assert_allclose(toy.log_conditional(prefix), torch.log_softmax(logp, 0).numpy(), atol=TOL)
+
+
+def test_mh_batched_chains_match_sequential_and_naive(real_model, prompts):
+    """Three chains: batched in lockstep == one at a time == naive re-encoding, token for token."""
+    kwargs = dict(block_size=3, n_mcmc=1, max_new_tokens=6, progress=False)
+    runs = [
+        llm.sample_power_mh(real_model, prompts[1], 3, 4.0, torch.Generator().manual_seed(1), **kwargs),
+        llm.sample_power_mh(real_model, prompts[1], 3, 4.0, torch.Generator().manual_seed(1), batch_chains=False, **kwargs),
+        llm.sample_power_mh(real_model, prompts[1], 3, 4.0, torch.Generator().manual_seed(1), reuse_cache=False, **kwargs),
+    ]
+    assert runs[0].tokens == runs[1].tokens == runs[2].tokens
+    for tokens, returned, fresh in zip(runs[0].tokens, runs[0].logprobs, real_model.score([prompts[1]] * 3, runs[0].tokens)):
+        np.testing.assert_allclose(returned.numpy(), fresh.numpy(), atol=TOL)
+
+
+def test_mh_cache_reuse_matches_naive_reencoding(real_model, prompts):
+    """Same seed, same outputs; the cached version pushes fewer tokens and wastes almost none."""
+    kwargs = dict(block_size=4, n_mcmc=2, max_new_tokens=8, progress=False)
+    fast = llm.sample_power_mh(real_model, prompts[0], 1, 4.0, torch.Generator().manual_seed(3), **kwargs)
+    slow = llm.sample_power_mh(real_model, prompts[0], 1, 4.0, torch.Generator().manual_seed(3), reuse_cache=False, **kwargs)
+    assert fast.tokens == slow.tokens
+    assert fast.required_tokens == slow.required_tokens
+    assert fast.forward_tokens < slow.forward_tokens
+    assert fast.efficiency >= 0.9
+
+
+def test_cli_all_methods(real_model, monkeypatch, capsys):
+    """``python -m llm sample`` for every method (the session model is injected; tiny budgets)."""
+    import json
+
+    from llm.__main__ import METHODS, main
+
+    monkeypatch.setattr(llm, "HFModel", lambda *args, **kwargs: real_model)
+    for method in METHODS:
+        argv = ["sample", "--method", method, "--alpha", "4", "--prompt", "1, 2, 3,", "--n", "2", "--max-new-tokens", "3",
+                "--block-size", "2", "--n-mcmc", "1", "--top-k", "2", "--rollouts", "2", "--particles", "3", "--candidates", "2"]
+        assert main(argv) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+        assert len(lines) == 2, method
+        for record in lines:
+            assert set(record) >= {"completion", "self_reward", "tokens", "model_calls", "seconds"}
+            assert 1 <= record["n_tokens"] <= 3 and record["method"] == method
+
+
+def test_eos_stops_a_row_and_is_kept(real_model):
+    """A chat answer at low temperature ends with EOS before max_new_tokens; the EOS token and its log-prob are kept."""
+    prompt = real_model.encode("Answer with a single word: is the sky blue?", chat=True)
+    out = llm.sample_temperature(real_model, prompt, 4, 0.25, torch.Generator().manual_seed(0), max_new_tokens=12)
+    ended = [t for t in out.tokens if t[-1] == real_model.eos_token_id]
+    assert ended, out.tokens
+    assert any(len(t) < 12 for t in ended)
+    for tokens, logp in zip(out.tokens, out.logprobs):
+        assert len(tokens) == len(logp) and real_model.eos_token_id not in tokens[:-1]
+
+
+def test_bench_quick_runs(real_model, monkeypatch, capsys):
+    """``python -m bench llm --quick`` (session model injected): identical outputs, efficiency >= 0.9."""
+    import json
+
+    from bench.llm import main
+
+    monkeypatch.setattr(llm, "HFModel", lambda *args, **kwargs: real_model)
+    assert main(["--quick"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(rows) == 4
+    for row in rows:
+        assert row["identical_outputs"] and row["naive_efficiency"] < 0.5
+        assert row["cached_efficiency"] >= (0.5 if "chains" in row["sampler"] else 0.9)
+
+
+def test_from_model_wraps_a_loaded_network_without_copying(real_model, prompts):
+    wrapped = llm.HFModel.from_model(real_model.model, real_model.tokenizer, name="same", template=real_model)
+    assert wrapped.model is real_model.model and wrapped.eos_token_id == real_model.eos_token_id
+    np.testing.assert_allclose(
+        wrapped.next_token_logprobs(prompts[:1]).numpy(), real_model.next_token_logprobs(prompts[:1]).numpy(), atol=1e-6
+    )
