@@ -11,6 +11,7 @@ atomically: an existing file is only ever replaced by a complete new one.
     python paper_repro.py --figure S6            # also: s6, S.6, 6
     python paper_repro.py --all --out out --format png,pdf --seed 0
     python paper_repro.py --figure S10 --option n_replicates=500
+    python paper_repro.py --table 1 --scale small  # language-model experiments: --scale tiny|small|paper
 
 Exit status: 0 on success, 1 if a figure failed (the others are still built),
 2 for a usage error (unknown figure ID, bad format).
@@ -60,11 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--figure", "-f", action="append", metavar="ID", help="figure to build (repeatable), e.g. S6")
+    which.add_argument("--table", "-t", action="append", metavar="N", help="table to build (repeatable): 1 means table1")
     which.add_argument("--all", action="store_true", help="build every figure")
     which.add_argument("--list", action="store_true", help="list figure IDs with their captions")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out/)")
     parser.add_argument("--seed", type=int, default=0, help="seed for Monte Carlo figures (default: 0)")
     parser.add_argument("--format", type=_formats, default=["png"], help="image formats, comma separated (default: png)")
+    parser.add_argument(
+        "--scale", choices=("tiny", "small", "paper"), default=None,
+        help="size of the language-model experiments (Table 1, Figures 2-3): tiny (CI), small (CPU), paper (GPU)",
+    )
     parser.add_argument(
         "--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
         help="extra keyword for compute(); passed to the figures that declare KEY",
@@ -83,12 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.all:
         selected = entries
     else:
+        typed_ids = list(args.figure or []) + [f"table{t}" if t.strip().isdigit() else t for t in args.table or []]
         try:
-            selected = list(dict.fromkeys(registry.resolve(typed, entries) for typed in args.figure))
+            selected = list(dict.fromkeys(registry.resolve(typed, entries) for typed in typed_ids))
         except registry.UnknownFigure as error:
             print(f"paper_repro.py: error: {error}", file=sys.stderr)
             return 2
     options = dict(args.option)
+    if args.scale is not None:
+        options["scale"] = args.scale  # reaches only the figures whose compute() declares `scale`
     failed = []
     for entry in selected:
         start = time.perf_counter()

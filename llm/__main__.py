@@ -20,6 +20,9 @@ METHODS = ("standard", "temperature", "power-mh", "power-inf", "power-scalable",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m llm", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    from .experiments_cli import register  # teacher, distill, evaluate (Algorithm 1, Table 1)
+
+    register(commands)
     sample = commands.add_parser("sample", help="sample completions and print JSON lines")
     sample.add_argument("--method", choices=METHODS, required=True)
     sample.add_argument("--alpha", type=float, default=4.0, help="power exponent α (temperature method: τ = 1/α)")
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "sample":
         return run_sample(args)
+    if hasattr(args, "handler"):
+        return int(args.handler(args) or 0)
     return 2  # pragma: no cover
 
 

