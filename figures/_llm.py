@@ -20,6 +20,7 @@ tests put their session model in ``_CACHE`` so no second copy is ever loaded.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 SCALES = {
     "tiny": dict(
@@ -62,3 +63,22 @@ def base_model(path: str | None = None):
             torch.set_num_threads(int(os.environ["LLM_THREADS"]))
         _CACHE[key] = llm.HFModel(path, device=os.environ.get("LLM_DEVICE", "cpu"))
     return _CACHE[key]
+
+
+class EvaluationSetup(NamedTuple):
+    """What Figures 2 and 3 share: the scale's settings, the base model, the task and its held-out problems."""
+
+    settings: dict
+    base: object
+    task: object
+    problems: list
+    seeds: list
+
+
+def evaluation_setup(scale: str, model: str | None, seed: int) -> EvaluationSetup:
+    """Settings for ``scale``, the base model, the arithmetic task, ``n_eval`` problems and the seed list."""
+    from llm.tasks import ArithmeticTask
+
+    s = settings(scale)
+    task = ArithmeticTask(digits=s["digits"])
+    return EvaluationSetup(s, base_model(model), task, task.problems(s["n_eval"], seed + 1), list(range(seed, seed + s["seeds"])))

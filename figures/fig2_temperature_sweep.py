@@ -19,16 +19,11 @@ CAPTION = "Sharper power sampling raises both r_self and r*: mean self-reward an
 
 def compute(seed: int = 0, scale: str = "tiny", model: str | None = None) -> dict:
     from llm.evaluate import evaluate
-    from llm.tasks import ArithmeticTask
     from llm.teacher import SamplerConfig
 
     from . import _llm
 
-    s = _llm.settings(scale)
-    base = _llm.base_model(model)
-    task = ArithmeticTask(digits=s["digits"])
-    problems = task.problems(s["n_eval"], seed + 1)
-    seeds = list(range(seed, seed + s["seeds"]))
+    s, base, task, problems, seeds = _llm.evaluation_setup(scale, model, seed)
     rows = []
     for alpha in s["alphas"]:
         method = "standard" if alpha == 1.0 else "power-mh"

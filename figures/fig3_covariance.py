@@ -25,16 +25,12 @@ CAPTION = "Empirical illustration of Prop. 4: gain in synthetic reward r_lambda 
 
 def compute(seed: int = 0, scale: str = "tiny", model: str | None = None) -> dict:
     from llm.evaluate import evaluate
-    from llm.tasks import ArithmeticTask, synthetic_rewards
+    from llm.tasks import synthetic_rewards
     from llm.teacher import SamplerConfig
 
     from . import _llm
 
-    s = _llm.settings(scale)
-    base = _llm.base_model(model)
-    task = ArithmeticTask(digits=s["digits"])
-    problems = task.problems(s["n_eval"], seed + 1)
-    seeds = list(range(seed, seed + s["seeds"]))
+    s, base, task, problems, seeds = _llm.evaluation_setup(scale, model, seed)
     standard = evaluate(base, task, problems, SamplerConfig("standard", _llm.ALPHA, s["max_new_tokens"]), seeds, "Base")
     power = evaluate(base, task, problems, SamplerConfig("power-mh", _llm.ALPHA, s["max_new_tokens"], s["block_size"], s["n_mcmc"]),
                      seeds, "Base")
