@@ -28,6 +28,8 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 
+from exact import check_alpha
+
 from .model import LanguageModel
 from .samplers.common import decode, resolve_max_new_tokens
 
@@ -106,8 +108,7 @@ def estimate_power_conditional(
     max_new_tokens: int | None = None,
 ) -> PowerConditionalEstimate:
     """Monte Carlo ``ζ̂``, power conditional, temperature conditional and suffix Rényi entropies at ``prompt``."""
-    if not (alpha > 0 and math.isfinite(alpha)):
-        raise ValueError(f"alpha must be finite and > 0, got {alpha}")
+    check_alpha(alpha)
     if top_k < 1 or n_rollouts < 2:
         raise ValueError("top_k must be >= 1 and n_rollouts >= 2 (standard errors need two rollouts)")
     prompt = [int(i) for i in prompt]

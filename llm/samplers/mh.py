@@ -37,6 +37,8 @@ from typing import Sequence
 import torch
 from tqdm.auto import tqdm
 
+from exact import check_alpha
+
 from ..model import LanguageModel
 from .common import Completions, Decoded, Timer, decode, resolve_max_new_tokens
 
@@ -44,8 +46,7 @@ __all__ = ["sample_power_mh", "sample_power_inf"]
 
 
 def _check(alpha: float, block_size: int, n_mcmc: int) -> None:
-    if not (alpha > 0 and math.isfinite(alpha)):
-        raise ValueError(f"alpha must be finite and > 0, got {alpha}")
+    check_alpha(alpha)
     if block_size < 1:
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     if n_mcmc < 0:

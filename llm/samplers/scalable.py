@@ -24,11 +24,12 @@ candidate for every rollout; it consumes the generator identically.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
+
+from exact import check_alpha
 
 from ..model import LanguageModel, sample_from_logprobs
 from .common import Completions, Timer, decode, resolve_max_new_tokens
@@ -75,8 +76,7 @@ def sample_power_scalable(
     ``rollout_horizon`` ``H`` (``None``: to ``max_new_tokens``); ``info["sampling_logprobs"]``
     holds ``log p̂(y_t)`` of the distribution each token was actually drawn from.
     """
-    if not (alpha > 0 and math.isfinite(alpha)):
-        raise ValueError(f"alpha must be finite and > 0, got {alpha}")
+    check_alpha(alpha)
     if top_k < 1 or n_rollouts < 1 or n < 1:
         raise ValueError("top_k, n_rollouts and n must be >= 1")
     if jackknife and n_rollouts < 2:

@@ -27,6 +27,8 @@ from typing import Sequence
 
 import torch
 
+from exact import check_alpha
+
 from ..model import LanguageModel, sample_from_logprobs, temper
 from .common import Completions, Timer, resolve_max_new_tokens, trim
 
@@ -69,8 +71,7 @@ def sample_power_smc(
     ``info``: ``log_weights`` (final, unnormalised, ``(N,)``), ``log_evidence`` (``log Ẑ``),
     ``n_resamples``, ``ess`` (per step, before resampling).
     """
-    if not (alpha > 0 and math.isfinite(alpha)):
-        raise ValueError(f"alpha must be finite and > 0, got {alpha}")
+    check_alpha(alpha)
     if n_particles < 1:
         raise ValueError(f"n_particles must be >= 1, got {n_particles}")
     if not 0.0 <= ess_threshold <= 1.0:
