@@ -15,7 +15,7 @@ import torch
 
 import exact
 import llm
-from llm.testing import chi_square_pvalue, sequence_counts
+from exact.samplers import chi_square_pvalue
 
 P_MIN = 1e-3
 
@@ -69,9 +69,9 @@ def test_standard_and_temperature_chi_square(toy):
     """N = 3000 each: ancestral sampling ~ π; temperature τ = 1/2 ~ the per-token tempered law."""
     lm = llm.ToyModel(toy)
     out = llm.sample_standard(lm, [], 3000, torch.Generator().manual_seed(0))
-    assert chi_square_pvalue(sequence_counts(out.tokens, toy.vocab_sizes), toy.joint()) > P_MIN
+    assert chi_square_pvalue(np.array(out.tokens), toy.joint()) > P_MIN
     out = llm.sample_temperature(lm, [], 3000, 0.5, torch.Generator().manual_seed(1))
-    assert chi_square_pvalue(sequence_counts(out.tokens, toy.vocab_sizes), temperature_law(toy.joint(), 0.5)) > P_MIN
+    assert chi_square_pvalue(np.array(out.tokens), temperature_law(toy.joint(), 0.5)) > P_MIN
     for tokens, raw, proc in zip(out.tokens[:20], out.logprobs, out.info["processed_logprobs"]):
         assert float(raw.sum()) == pytest.approx(float(toy.log_prob(np.array([tokens]))[0]), abs=1e-12)
         assert float(proc.sum()) == pytest.approx(math.log(temperature_law(toy.joint(), 0.5)[tuple(tokens)]), abs=1e-10)
@@ -85,7 +85,7 @@ def test_scalable_chi_square(toy, top_k, n_rollouts, jackknife, horizon, seed):
     expected = reference(toy, 4.0, top_k, n_rollouts, jackknife, horizon=horizon, rng=np.random.default_rng(0))
     lm = llm.ToyModel(toy)
     out = llm.sample_power_scalable(lm, [], 1500, 4.0, torch.Generator().manual_seed(seed), top_k, n_rollouts, horizon, jackknife, progress=False)
-    assert chi_square_pvalue(sequence_counts(out.tokens, toy.vocab_sizes), expected.probabilities) > P_MIN
+    assert chi_square_pvalue(np.array(out.tokens), expected.probabilities) > P_MIN
 
 
 def test_jackknife_probabilities_closed_form():
@@ -135,7 +135,7 @@ def test_best_of_n_exact_order_statistics(toy):
     cdf_le = np.array([p[p <= v].sum() for v in p])
     cdf_lt = np.array([p[p < v].sum() for v in p])
     expected = (cdf_le**3 - cdf_lt**3).reshape(toy.vocab_sizes)
-    assert chi_square_pvalue(sequence_counts(out.tokens, toy.vocab_sizes), expected) > P_MIN
+    assert chi_square_pvalue(np.array(out.tokens), expected) > P_MIN
 
 
 def test_smc_ess_and_systematic_resampling():
