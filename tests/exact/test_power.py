@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from scipy import stats
 
 import bruteforce as bf
 import exact
+from exact.goodness_of_fit import chi_square_pvalue
 from exact.testing import strategies as sx
 
 
@@ -154,16 +154,6 @@ def test_explicit_joints_with_zeros_and_tiny_entries(joint, alpha):
     assert np.isfinite(exact.log_partition(model, alpha))
 
 
-def _chi_square_pvalue(draws, probs):
-    """Pearson χ² p-value of ``draws`` (rows) against the exact law ``probs`` over the cells it supports."""
-    flat = np.ravel_multi_index(tuple(draws.T), probs.shape)
-    counts = np.bincount(flat, minlength=probs.size)
-    support = probs.ravel() > 0
-    assert counts[~support].sum() == 0, "a zero-probability sequence was sampled"
-    expected = probs.ravel()[support] * len(draws)
-    return stats.chisquare(counts[support], expected).pvalue
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("alpha", [0.5, 3.0])
 def test_sample_power_matches_exact_law(seed, alpha):
@@ -174,4 +164,4 @@ def test_sample_power_matches_exact_law(seed, alpha):
     logp = bf.log_joint_from_array(model.log_joint())
     totals = bf.prefix_totals(logp, alpha)
     probs = np.exp(_table(model.vocab_sizes, totals, 3) - totals[()])
-    assert _chi_square_pvalue(draws, probs) > 1e-4
+    assert chi_square_pvalue(draws, probs) > 1e-4

@@ -69,6 +69,45 @@ def test_decode_state_fork_and_truncate_reuse_the_cache(real_model, prompts):
     np.testing.assert_allclose(state.logprobs().numpy(), real_model.next_token_logprobs(prompts[:2]).numpy(), atol=TOL)
 
 
+def _cached_state(lm, context):
+    """A batch-1 state of ``context`` whose cache covers all of it but the last token."""
+    state = lm.start([context[:-1]])
+    state.logprobs()
+    state.append(torch.tensor([context[-1]]))
+    return state
+
+
+def test_ragged_batch_rows_join_and_leave(real_model, prompts):
+    """Rows of different lengths, joining, refilled and dropped mid-decode: reference log-probs, one token pushed per row."""
+    batch = real_model.ragged_batch()
+    contexts = [prompts[0] + [11], prompts[2]]
+    for context in contexts:
+        batch.put(None, _cached_state(real_model, context))
+
+    def step(tokens):
+        calls, pushed = real_model.counter.snapshot()
+        logp = batch.logprobs()
+        assert real_model.counter.snapshot()[1] - pushed == len(contexts)  # no padding, no re-encoding
+        np.testing.assert_allclose(logp.numpy(), real_model.next_token_logprobs(contexts).numpy(), atol=TOL)
+        batch.append(torch.tensor(tokens))
+        for context, token in zip(contexts, tokens):
+            context.append(token)
+
+    step([28, 29])
+    contexts.append(prompts[1][:5])  # joins mid-way, shorter than the others
+    batch.put(None, _cached_state(real_model, contexts[-1]))
+    step([30, 31, 32])
+    taken = batch.take(0)  # copied out: its own cache, the batch unchanged
+    assert taken.ids[0].tolist() == contexts[0] and taken.completion()[0].tolist() == [11, 28, 30]
+    contexts[1] = prompts[1] + [216, 33]  # refilled by a row longer than the batch is wide
+    batch.put(1, _cached_state(real_model, contexts[1]))
+    step([34, 35, 36])
+    batch.drop([0])
+    contexts.pop(0)
+    step([37, 38])
+    np.testing.assert_allclose(taken.logprobs().numpy(), real_model.next_token_logprobs([taken.ids[0].tolist()]).numpy(), atol=TOL)
+
+
 def test_sampled_logprobs_equal_fresh_scoring(real_model, prompts):
     """Every sampler's completions: returned log-probs == a fresh batched scoring; EOS only at the end."""
     generator = torch.Generator().manual_seed(0)
@@ -120,6 +159,7 @@ def test_mh_batched_chains_match_sequential_and_naive(real_model, prompts):
         llm.sample_power_mh(real_model, prompts[1], 3, 4.0, torch.Generator().manual_seed(1), reuse_cache=False, **kwargs),
     ]
     assert runs[0].tokens == runs[1].tokens == runs[2].tokens
+    assert runs[0].efficiency >= 0.95  # continuous batching decodes no padding
     for tokens, returned, fresh in zip(runs[0].tokens, runs[0].logprobs, real_model.score([prompts[1]] * 3, runs[0].tokens)):
         np.testing.assert_allclose(returned.numpy(), fresh.numpy(), atol=TOL)
 

@@ -37,6 +37,19 @@ def temperature_law(joint: np.ndarray, tau: float) -> np.ndarray:
     return out
 
 
+def test_sample_from_logprobs_matches_its_distribution():
+    """Inverse-CDF draws: chi-square against the probabilities, zero-probability tokens never drawn, rows independent."""
+    probs = np.array([[0.0, 0.05, 0.0, 0.25, 0.7, 0.0], [0.5, 0.0, 0.0, 0.0, 0.0, 0.5]])
+    generator = torch.Generator().manual_seed(5)
+    logp = torch.log(torch.tensor(probs)).expand(20_000, 2, 6).reshape(-1, 6)
+    draws = llm.sample_from_logprobs(logp, generator).view(20_000, 2).numpy()
+    for row in range(2):
+        assert chi_square_pvalue(draws[:, row : row + 1], probs[row]) > P_MIN
+    assert np.all(probs[np.arange(2), draws] > 0)
+    edge = torch.tensor([[0.0, -math.inf]])  # a point mass on token 0, whatever the uniform
+    assert llm.sample_from_logprobs(edge.expand(1000, 2), generator).eq(0).all()
+
+
 def test_toy_model_interface(toy):
     lm = llm.ToyModel(toy)
     assert isinstance(lm, llm.LanguageModel) and lm.horizon == 3 and lm.eos_token_id is None

@@ -24,7 +24,7 @@ from proofs_check.__main__ import main
 REQUIRED = [
     "prop1_eq21", "prop1_eq7", "prop2_variance", "prop2_minimiser", "prop4_covariance", "prop5_eq14",
     "cor1_self_reward_tilt", "eq15_forward_kl", "sps_theorem31", "sps_lemma32_bias", "sps_lemma33_jackknife",
-    "prop3_unique_max", "prop3_ties", "rational_prop1", "rational_prop2", "rational_prop4",
+    "prop3_unique_max", "prop3_ties", "prop3_hellinger_step", "rational_prop1", "rational_prop2", "rational_prop4",
 ]
 
 
@@ -70,8 +70,8 @@ def test_cli_only_runs_one_check(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_only_accepts_globs_and_commas(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--only", "prop3_*,eq15_forward_kl"]) == 0
     out = capsys.readouterr().out
-    assert "3 checks, 3 passed" in out
-    assert [c.name for c in select(["prop3_*"])] == ["prop3_unique_max", "prop3_ties"]
+    assert "4 checks, 4 passed" in out
+    assert [c.name for c in select(["prop3_*"])] == ["prop3_unique_max", "prop3_ties", "prop3_hellinger_step"]
 
 
 def test_cli_unknown_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,12 +131,24 @@ def _tilt_with_beta_upside_down(base, reward, beta):
     return [u / total for u in unnormalised], total
 
 
+_LAGRANGE_GAP = proofs_check.sharpening._lagrange_gap
+
+
+def _lagrange_without_cross_terms(size):
+    """Lagrange's identity with the ``-(u·v)²`` cross terms dropped (``‖u‖²‖v‖² - Σ u_i² v_i²``)."""
+    lagrange, squares = _LAGRANGE_GAP(size)
+    u, v = sp.symbols(f"u0:{size}", positive=True), sp.symbols(f"v0:{size}", positive=True)
+    cross = sp.expand(sp.Add(*(a * b for a, b in zip(u, v))) ** 2 - sp.Add(*((a * b) ** 2 for a, b in zip(u, v))))
+    return lagrange + cross, squares
+
+
 SYMBOLIC_BREAKS = {
     "prop1_eq7": (proofs_check.power_conditionals, "eq7_prediction", _flipped_eq7),
     "prop1_eq21": (proofs_check.power_conditionals, "power_conditional_eq21", _eq21_without_prefix_power),
     "prop2_variance": (proofs_check.importance, "prop2_variance", _variance_without_minus_one),
     "prop4_covariance": (proofs_check.sharpening, "prop4_covariance", _covariance_with_wrong_sign),
     "prop5_eq14": (proofs_check.self_reward, "tilted", _tilt_with_beta_upside_down),
+    "prop3_hellinger_step": (proofs_check.sharpening, "_lagrange_gap", _lagrange_without_cross_terms),
 }
 
 

@@ -11,7 +11,7 @@ from scipy import stats
 
 import exact
 import exact.testing as kit
-from exact.testing.assertions import _pool
+from exact.goodness_of_fit import _pool
 from sampler_zoo import InterfaceOnly
 
 
