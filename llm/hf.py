@@ -309,8 +309,8 @@ class RaggedBatch:
         if state.batch_size != 1:
             raise ValueError("RaggedBatch rows are batch-1 states")
         total = state.ids.shape[1]
-        if state.fed < total - 1 or (state.cache is None and total > 1):
-            raise ValueError("a RaggedBatch row needs a cache covering all but its last token")
+        if state.fed < total - 1:  # not prefilled yet: prefill it on its own first
+            state.logprobs()
         pad = width - total
         ids = torch.full((width,), self.model.pad_token_id, dtype=torch.long)
         mask = torch.zeros(width, dtype=torch.long)
@@ -322,7 +322,7 @@ class RaggedBatch:
         return ids, mask, pad, layers
 
     def put(self, row: int | None, state: "HFState") -> None:
-        """Place a batch-1 ``state`` (cache covering all but its last token) in slot ``row``, or a new slot."""
+        """Place a batch-1 ``state`` in slot ``row`` (``None``: a new slot); a state not yet prefilled is prefilled first."""
         self._widen(state.ids.shape[1])
         width = self.ids.shape[1]
         ids, mask, pad, layers = self._row(state, width)
@@ -355,7 +355,8 @@ class RaggedBatch:
         """Remove the given slots."""
         if not rows:
             return
-        keep = [i for i in range(self.batch_size) if i not in set(rows)]
+        leaving = set(rows)
+        keep = [i for i in range(self.batch_size) if i not in leaving]
         index = torch.tensor(keep, dtype=torch.long)
         self.ids, self.mask = self.ids[index], self.mask[index]
         self.prompt_widths = [self.prompt_widths[i] for i in keep]

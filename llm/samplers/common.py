@@ -245,7 +245,7 @@ def run_requests(lm: LanguageModel, tasks: Sequence[Task], temperature: float, e
                 batch.put(i, request.state)
                 rows[i] = _Row(row.coroutine, row.generator, request.quota)
         batch.drop(finished)
-        rows = [row for i, row in enumerate(rows) if i not in set(finished)]
+        rows = [row for i, row in enumerate(rows) if i not in finished]
 
 
 class _Row:

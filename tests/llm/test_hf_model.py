@@ -94,8 +94,8 @@ def test_ragged_batch_rows_join_and_leave(real_model, prompts):
             context.append(token)
 
     step([28, 29])
-    contexts.append(prompts[1][:5])  # joins mid-way, shorter than the others
-    batch.put(None, _cached_state(real_model, contexts[-1]))
+    contexts.append(prompts[1][:5])  # joins mid-way, shorter than the others, not prefilled yet
+    batch.put(None, real_model.start([contexts[-1]]))
     step([30, 31, 32])
     taken = batch.take(0)  # copied out: its own cache, the batch unchanged
     assert taken.ids[0].tolist() == contexts[0] and taken.completion()[0].tolist() == [11, 28, 30]
