@@ -265,7 +265,6 @@ class RaggedBatch:
         self.mask = torch.empty((0, 0), dtype=torch.long)
         self.prompt_widths: list[int] = []
         self.cache = None  # DynamicCache over every column but the last, once there is one
-        self._data: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     @property
     def batch_size(self) -> int:

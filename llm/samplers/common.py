@@ -164,9 +164,7 @@ def decode(
         if eos_token_id is not None:
             done = done | (token == eos_token_id)
     if not tokens:
-        empty = _empty(n)
-        empty.finished = done
-        return empty
+        return _empty(n, done)
     return Decoded(torch.stack(tokens, 1), torch.stack(raw, 1), torch.stack(processed, 1), done, sampled)
 
 
@@ -186,9 +184,11 @@ class Request:
 Task = tuple[Generator[Request, tuple[DecodeState, Decoded], None], torch.Generator]
 
 
-def _empty(n: int = 1) -> Decoded:
+def _empty(n: int = 1, finished: torch.Tensor | None = None) -> Decoded:
+    """``n`` rows with no tokens decoded."""
     empty = torch.empty((n, 0))
-    return Decoded(empty.long(), empty.double(), empty.double(), torch.zeros(n, dtype=torch.bool), 0)
+    finished = torch.zeros(n, dtype=torch.bool) if finished is None else finished
+    return Decoded(empty.long(), empty.double(), empty.double(), finished, 0)
 
 
 def _send(coroutine, reply) -> Request | None:
