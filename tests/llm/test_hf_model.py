@@ -164,6 +164,21 @@ def test_mh_batched_chains_match_sequential_and_naive(real_model, prompts):
         np.testing.assert_allclose(returned.numpy(), fresh.numpy(), atol=TOL)
 
 
+def test_mh_chains_stopping_at_eos_match_across_schedules(real_model):
+    """Chains whose proposals stop at EOS leave and rejoin the batch: same tokens in every schedule."""
+    prompt = real_model.encode("Reply with one word: yes or no?", chat=True)
+    kwargs = dict(block_size=3, n_mcmc=2, max_new_tokens=9, progress=False)
+    runs = [
+        llm.sample_power_mh(real_model, prompt, 4, 4.0, torch.Generator().manual_seed(2), batch_chains=batch, reuse_cache=reuse, **kwargs)
+        for batch, reuse in [(True, True), (False, True), (False, False)]
+    ]
+    assert any(real_model.eos_token_id in tokens for tokens in runs[0].tokens)  # the case under test happens
+    assert runs[0].tokens == runs[1].tokens == runs[2].tokens
+    assert runs[0].efficiency >= 0.95
+    for returned, fresh in zip(runs[0].logprobs, real_model.score([prompt] * 4, runs[0].tokens)):
+        np.testing.assert_allclose(returned.numpy(), fresh.numpy(), atol=TOL)
+
+
 def test_mh_cache_reuse_matches_naive_reencoding(real_model, prompts):
     """Same seed, same outputs; the cached version pushes fewer tokens and wastes almost none."""
     kwargs = dict(block_size=4, n_mcmc=2, max_new_tokens=8, progress=False)
