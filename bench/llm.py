@@ -137,7 +137,24 @@ def main(argv: list[str]) -> int:
             f"| {r['sampler']} | {r['identical_outputs']} | {r['cached_efficiency']} / {r['naive_efficiency']} "
             f"| {r['cached_seconds']} / {r['naive_seconds']} | {r['speedup']}x |"
         )
+    print("targets: not judged at --quick budgets" if args.quick else _targets(rows))
     return 0
+
+
+def _targets(rows: list[dict]) -> str:
+    """The issue's targets: efficiency >= 0.9 for MH and scalable; MH >= 3x naive with identical outputs."""
+    checked = [r for r in rows if r["sampler"].startswith(("power-mh", "power-scalable"))]
+    parts = []
+    if checked:
+        low = min(r["cached_efficiency"] for r in checked)
+        parts.append(f"efficiency >= 0.9 (MH, scalable) {'PASS' if low >= 0.9 else 'FAIL'} (min {low})")
+    mh = [r for r in rows if r["sampler"].startswith("power-mh")]
+    if mh:
+        best = max(mh, key=lambda r: r["speedup"])
+        verdict = "PASS" if best["speedup"] >= 3 and best["identical_outputs"] else "FAIL"
+        speeds = ", ".join(f"{r['speedup']}x ({r['sampler'].split(' B=')[0]})" for r in mh)
+        parts.append(f"MH >= 3x naive with identical outputs {verdict}: {speeds}")
+    return "targets: " + "; ".join(parts) if parts else ""
 
 
 if __name__ == "__main__":
