@@ -167,5 +167,7 @@ def sample_from_logprobs(logprobs: torch.Tensor, generator: torch.Generator) -> 
     cdf = probs.cumsum(-1)
     u = torch.rand((probs.shape[0], 1), generator=generator, dtype=torch.float64) * cdf[:, -1:]
     token = torch.searchsorted(cdf, u, right=True).squeeze(-1)
-    last_positive = probs.shape[-1] - 1 - (probs.flip(-1) > 0).long().argmax(-1)  # if u·total rounds up to total
-    return torch.minimum(token, last_positive)
+    over = token >= probs.shape[-1]  # u·total rounded up to total: take the last token of positive mass
+    if bool(over.any()):
+        token[over] = probs.shape[-1] - 1 - (probs[over].flip(-1) > 0).long().argmax(-1)
+    return token

@@ -62,6 +62,7 @@ def test_decode_state_fork_and_truncate_reuse_the_cache(real_model, prompts):
         state.append(torch.tensor(step))
     rows = [p + [s[i] for s in steps] for i, p in enumerate(prompts[:2])]
     np.testing.assert_allclose(state.logprobs().numpy(), real_model.next_token_logprobs(rows).numpy(), atol=TOL)
+    assert type(state.cache.layers[0]).__name__ == "AppendLayer"  # the append-in-place cache is the one under test
     fork = state.fork([1, 0, 1], length=1)
     expected = real_model.next_token_logprobs([rows[1][: len(prompts[1]) + 1], rows[0][: len(prompts[0]) + 1]])
     np.testing.assert_allclose(fork.logprobs()[:2].numpy(), expected.numpy(), atol=TOL)

@@ -37,6 +37,14 @@ def temperature_law(joint: np.ndarray, tau: float) -> np.ndarray:
     return out
 
 
+def test_sample_from_logprobs_never_lands_past_the_last_positive_token(monkeypatch):
+    """If ``u·total`` rounds up to the total (``u`` = 1 forced here), the draw is the last token of positive mass."""
+    ones = lambda size, generator=None, dtype=None: torch.ones(size, dtype=dtype)  # noqa: E731
+    monkeypatch.setattr(torch, "rand", ones)
+    logp = torch.log(torch.tensor([[0.3, 0.7, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], dtype=torch.float64))
+    assert llm.sample_from_logprobs(logp, torch.Generator()).tolist() == [1, 3]
+
+
 def test_sample_from_logprobs_matches_its_distribution():
     """Inverse-CDF draws: chi-square against the probabilities, zero-probability tokens never drawn, rows independent."""
     probs = np.array([[0.0, 0.05, 0.0, 0.25, 0.7, 0.0], [0.5, 0.0, 0.0, 0.0, 0.0, 0.5]])
