@@ -15,6 +15,10 @@ Decode states keep the KV cache of every token except the last one appended
 the tokens before position ``ℓ`` and re-pushes the single token at ``ℓ - 1``
 on the next ``logprobs()``, so a Metropolis–Hastings proposal from position
 ``m`` costs exactly its own ``T - m + 1`` tokens.
+
+For plain-attention models the cache layers append into spare capacity
+(doubling) instead of ``torch.cat``-ing the whole cache for every token; models
+with sliding-window or other layer kinds keep transformers' own cache.
 """
 
 from __future__ import annotations
