@@ -31,7 +31,7 @@ import torch
 from exact import check_alpha
 
 from .model import LanguageModel
-from .samplers.common import decode, resolve_max_new_tokens
+from .samplers.common import resolve_max_new_tokens, rollout_suffix_logprobs, top_candidates
 
 __all__ = ["PowerConditionalEstimate", "SISEstimate", "estimate_one_step_sis", "estimate_power_conditional"]
 
@@ -87,11 +87,8 @@ def _rollout_log_zeta(lm, state, candidates, alpha, M, h, generator, eos):
     if h <= 0:
         zeros = torch.zeros(K, dtype=torch.float64)
         return zeros, zeros.clone()
-    rollouts = state.fork([0] * (K * M))
-    rollouts.append(candidates.repeat_interleave(M))
-    first = candidates.repeat_interleave(M) == eos if eos is not None else None
-    out = decode(rollouts, h, generator, 1.0, eos, finished=first)
-    log_w = (alpha - 1.0) * out.raw.sum(1).view(K, M)  # log q_a(z)^{α-1}
+    suffix, _ = rollout_suffix_logprobs(state.fork([0] * (K * M)), candidates, M, h, generator, eos)
+    log_w = (alpha - 1.0) * suffix  # log q_a(z)^{α-1}
     log_zeta = torch.logsumexp(log_w, 1) - math.log(M)
     w = torch.exp(log_w - log_zeta[:, None])  # ratios to the mean
     se_rel = w.std(1, unbiased=True) / math.sqrt(M) if M > 1 else torch.full((K,), float("inf"))
@@ -115,8 +112,7 @@ def estimate_power_conditional(
     steps = resolve_max_new_tokens(lm, len(prompt), max_new_tokens)
     state = lm.start([prompt])
     lp = state.logprobs()[0].to(torch.float64)
-    order = torch.sort(-lp, stable=True).indices
-    candidates = order[torch.isfinite(lp[order])][:top_k]
+    candidates = top_candidates(lp, top_k)
     log_zeta, log_zeta_se = _rollout_log_zeta(lm, state, candidates, alpha, n_rollouts, steps - 1, generator, lm.eos_token_id)
     log_c = alpha * lp[candidates]
     temperature = torch.softmax(log_c, 0)

@@ -21,7 +21,10 @@ import torch
 
 from ..model import DecodeState, LanguageModel, sample_from_logprobs, temper
 
-__all__ = ["Completions", "Decoded", "Request", "Timer", "decode", "resolve_max_new_tokens", "run_requests", "trim"]
+__all__ = [
+    "Completions", "Decoded", "Request", "Timer", "decode", "resolve_max_new_tokens", "rollout_suffix_logprobs",
+    "run_requests", "top_candidates", "trim",
+]
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,29 @@ def decode(
     if not tokens:
         return _empty(n, done)
     return Decoded(torch.stack(tokens, 1), torch.stack(raw, 1), torch.stack(processed, 1), done, sampled)
+
+
+def top_candidates(logprobs: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` most probable tokens of a ``(V,)`` log-prob vector (ties by token id; probability 0 never kept)."""
+    order = torch.sort(-logprobs, stable=True).indices
+    return order[torch.isfinite(logprobs[order])][:k]
+
+
+def rollout_suffix_logprobs(
+    rollouts: DecodeState, candidates: torch.Tensor, n_rollouts: int, horizon: int,
+    generator: torch.Generator, eos_token_id: int | None,
+) -> tuple[torch.Tensor, int]:
+    """``log π(z_k^{(r)} | ·, a_k)`` for ``n_rollouts`` base-model rollouts of ``horizon`` tokens after each candidate.
+
+    ``rollouts`` holds ``K · M`` copies of the prefix; row ``k·M + r`` gets candidate ``k`` and
+    its ``r``-th rollout (a row whose candidate is EOS decodes nothing).  Returns the ``(K, M)``
+    suffix log-probs (Theorem 3.1's ``ζ`` averages their ``(α-1)``-th powers) and the tokens sampled.
+    """
+    repeated = candidates.repeat_interleave(n_rollouts)
+    rollouts.append(repeated)
+    first = repeated == eos_token_id if eos_token_id is not None else None
+    out = decode(rollouts, horizon, generator, 1.0, eos_token_id, finished=first)
+    return out.raw.sum(1).view(len(candidates), n_rollouts), out.sampled
 
 
 @dataclass

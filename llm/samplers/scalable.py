@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from exact import check_alpha
 
 from ..model import LanguageModel, sample_from_logprobs
-from .common import Completions, Timer, decode, resolve_max_new_tokens
+from .common import Completions, Timer, resolve_max_new_tokens, rollout_suffix_logprobs, top_candidates
 
 __all__ = ["jackknife_probabilities", "sample_power_scalable"]
 
@@ -105,8 +105,7 @@ def sample_power_scalable(
                     state = lm.start([prompt + y])
                 lp = state.logprobs()[0].to(torch.float64)  # (V,)
                 required += 1
-                order = torch.sort(-lp, stable=True).indices
-                candidates = order[torch.isfinite(lp[order])][:top_k]  # (K,)
+                candidates = top_candidates(lp, top_k)  # (K,)
                 K, M = len(candidates), n_rollouts
                 h = min(horizon, steps - t - 1)
                 log_x = (alpha * lp[candidates])[None, :].expand(M, K).clone()  # (M, K)
@@ -115,12 +114,9 @@ def sample_power_scalable(
                         rollouts = state.fork([0] * (K * M))
                     else:
                         rollouts = lm.start([prompt + y] * (K * M))
-                    rollouts.append(candidates.repeat_interleave(M))  # row k*M + r: candidate k, rollout r
-                    first = candidates.repeat_interleave(M) == eos if eos is not None else None
-                    out = decode(rollouts, h, generator, 1.0, eos, finished=first)
-                    required += out.sampled
-                    suffix = out.raw.sum(1).view(K, M).T  # (M, K): log π(z_k^{(r)} | x, y_<t, a_k)
-                    log_x = log_x + (alpha - 1.0) * suffix
+                    suffix, sampled = rollout_suffix_logprobs(rollouts, candidates, M, h, generator, eos)
+                    required += sampled
+                    log_x = log_x + (alpha - 1.0) * suffix.T  # (M, K): the r-th rollouts form the r-th draw
                 probs = jackknife_probabilities(log_x, jackknife) if K > 1 else torch.ones(1, dtype=torch.float64)
                 k = int(sample_from_logprobs(torch.log(probs)[None, :], generator)[0])
                 token = int(candidates[k])
