@@ -225,10 +225,12 @@ class HFModel:
 
     def _cache(self, data: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()):
         """A KV cache holding ``data`` (adopted, not copied): append-in-place layers for a plain-attention
-        model, else transformers' own ``DynamicCache``."""
+        model, else transformers' own ``DynamicCache`` (or ``None`` for an empty one)."""
         from transformers import DynamicCache
 
-        return _new_cache(data) if self._append_cache else DynamicCache(data or None)
+        if self._append_cache:
+            return _new_cache(data)
+        return DynamicCache(data) if data else None  # None: the model builds its own (sliding layers and all)
 
     def __repr__(self) -> str:
         return f"HFModel({self.name!r})"
@@ -270,11 +272,12 @@ class HFModel:
 
     @torch.no_grad()
     def _forward(self, ids, mask, keep: int, cache=None, past: int = 0):
-        """Logits of the last ``keep`` positions; ``ids``/``mask`` are the new block, past mask included in ``mask``."""
+        """Logits of the last ``keep`` positions; ``ids``/``mask`` are the new block, past mask included in ``mask``.
+
+        Decode states pass their cache (``self._cache()`` when they have none yet); one-shot
+        scoring passes ``None`` and drops the cache transformers builds."""
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)[:, past:]
         self.counter.add(int(mask[:, past:].sum()))
-        if cache is None and self._append_cache:
-            cache = _new_cache()
         out = self.model(
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
@@ -452,7 +455,8 @@ class RaggedBatch:
     def logprobs(self) -> torch.Tensor:
         """Raw next-token log-probs ``(n, V)`` float64: pushes every row's pending token."""
         width = self.ids.shape[1]
-        logits, self.cache = self.model._forward(self.ids[:, -1:], self.mask, keep=1, cache=self.cache, past=width - 1)
+        cache = self.cache if self.cache is not None else self.model._cache()
+        logits, self.cache = self.model._forward(self.ids[:, -1:], self.mask, keep=1, cache=cache, past=width - 1)
         return torch.log_softmax(logits[:, -1].float(), dim=-1).double().cpu()
 
     def append(self, tokens: torch.Tensor) -> None:
@@ -494,8 +498,9 @@ class HFState(DecodeState):
     def logprobs(self) -> torch.Tensor:
         if self._cached is None:
             total = self.ids.shape[1]
+            cache = self.cache if self.cache is not None else self.model._cache()
             logits, self.cache = self.model._forward(
-                self.ids[:, self.fed : total], self.mask[:, :total], keep=1, cache=self.cache, past=self.fed
+                self.ids[:, self.fed : total], self.mask[:, :total], keep=1, cache=cache, past=self.fed
             )
             self.fed = total
             self._cached = torch.log_softmax(logits[:, -1].float(), dim=-1).double().cpu()
