@@ -8,6 +8,7 @@ numpy/scipy only; float64 and log-space throughout.  Paper:
 from ._logspace import check_alpha, log_normalize, logsumexp
 from ._memory import max_bytes, memory_limit, set_max_bytes
 from .models import AutoregressiveModel, MarkovAR, TabularAR
+from .eos import *  # noqa: F401,F403
 
 # Sections 3-4: the power distribution, its conditionals, Prop. 1 and Prop. 2
 from .power import *  # noqa: F401,F403

@@ -31,6 +31,7 @@ import numpy as np
 
 from ._logspace import check_alpha, check_probability_vector, logsumexp
 from ._memory import check_allocation
+from .eos import absorb_eos, check_absorbing, check_eos_token_id, completion_lengths
 
 #: Tolerance on ``|Σ p - 1|`` when a joint or a conditional is given as probabilities.
 NORMALIZATION_TOL = 1e-9
@@ -48,6 +49,9 @@ class AutoregressiveModel(Protocol):
 
     @property
     def horizon(self) -> int: ...
+
+    @property
+    def eos_token_id(self) -> int | None: ...
 
     def log_conditional(self, prefix: Sequence[int]) -> np.ndarray: ...
 
@@ -68,6 +72,7 @@ class _ModelBase:
     """Validation and derived methods shared by the concrete models."""
 
     _vocab_sizes: tuple[int, ...]
+    _eos_token_id: int | None = None
 
     @property
     def vocab_sizes(self) -> tuple[int, ...]:
@@ -78,6 +83,15 @@ class _ModelBase:
     def horizon(self) -> int:
         """``T``: the fixed completion length."""
         return len(self._vocab_sizes)
+
+    @property
+    def eos_token_id(self) -> int | None:
+        """The absorbing end-of-sequence token (``exact.eos``), or ``None``: every completion has ``T`` tokens."""
+        return self._eos_token_id
+
+    def completion_lengths(self, sequences: np.ndarray) -> np.ndarray:
+        """``|y|`` of each padded sequence: the position of its first EOS (1-based), else ``T``."""
+        return completion_lengths(self.check_sequences(sequences), self._eos_token_id)
 
     @property
     def vocab_size(self) -> int:
@@ -164,7 +178,7 @@ class TabularAR(_ModelBase):
     backward logsumexp sweep and cached per exponent.
     """
 
-    def __init__(self, log_joint: np.ndarray):
+    def __init__(self, log_joint: np.ndarray, eos_token_id: int | None = None):
         logp = np.array(log_joint, dtype=np.float64)  # own copy: the model is immutable
         if logp.ndim < 1 or 0 in logp.shape:
             raise ValueError(f"the joint must have at least one axis and no empty axis, got shape {logp.shape}")
@@ -175,6 +189,9 @@ class TabularAR(_ModelBase):
             raise ValueError(
                 f"the joint must sum to 1 within {NORMALIZATION_TOL:g}; it sums to {np.exp(log_total)!r}"
             )
+        self._eos_token_id = check_eos_token_id(eos_token_id, logp.shape)
+        if self._eos_token_id is not None:
+            check_absorbing(logp, self._eos_token_id)
         logp.setflags(write=False)
         self._logp = logp
         self._vocab_sizes = tuple(int(s) for s in logp.shape)
@@ -182,8 +199,12 @@ class TabularAR(_ModelBase):
 
     # -- constructors ------------------------------------------------------
     @classmethod
-    def from_joint(cls, joint: np.ndarray) -> "TabularAR":
-        """From a non-negative array of shape ``(V_1, ..., V_T)`` summing to 1 (zeros allowed)."""
+    def from_joint(cls, joint: np.ndarray, eos_token_id: int | None = None) -> "TabularAR":
+        """From a non-negative array of shape ``(V_1, ..., V_T)`` summing to 1 (zeros allowed).
+
+        With ``eos_token_id`` the joint must be EOS-absorbing (``exact.eos``): no mass on a
+        non-EOS token after EOS.
+        """
         p = np.asarray(joint, dtype=np.float64)
         if p.ndim < 1:
             raise ValueError(f"the joint must be an array of shape (V_1, ..., V_T), got a scalar")
@@ -192,25 +213,34 @@ class TabularAR(_ModelBase):
         if np.any(p < 0):
             raise ValueError(f"the joint has negative entries (min {p.min():.3g})")
         with np.errstate(divide="ignore"):
-            return cls(np.log(p))
+            return cls(np.log(p), eos_token_id)
 
     @classmethod
-    def from_log_joint(cls, log_joint: np.ndarray) -> "TabularAR":
+    def from_log_joint(cls, log_joint: np.ndarray, eos_token_id: int | None = None) -> "TabularAR":
         """From ``log π(y_{1:T})`` (``-inf`` for impossible sequences); keeps tiny probabilities exact."""
-        return cls(log_joint)
+        return cls(log_joint, eos_token_id)
 
     @classmethod
-    def from_conditionals(cls, log_conditionals: Sequence[np.ndarray]) -> "TabularAR":
-        """From per-step log conditional tables ``log π(y_t | y_<t)`` of shape ``(V_1..V_t)``."""
+    def from_conditionals(cls, log_conditionals: Sequence[np.ndarray], eos_token_id: int | None = None) -> "TabularAR":
+        """From per-step log conditional tables ``log π(y_t | y_<t)`` of shape ``(V_1..V_t)``.
+
+        With ``eos_token_id``, the rows after EOS are replaced by the point mass on EOS
+        (``exact.eos.absorb_eos``): what a real model says after its EOS is never used.
+        """
         tables = [np.asarray(c, dtype=np.float64) for c in log_conditionals]
+        if not tables:
+            raise ValueError("from_conditionals needs at least one conditional table")
         shape = tuple(tables[-1].shape)
         check_allocation(shape, "the joint of this model")
+        eos_token_id = check_eos_token_id(eos_token_id, shape)
         logp = np.zeros(shape)
         for t, table in enumerate(tables):
             if table.shape != shape[: t + 1]:
                 raise ValueError(f"conditional table {t} has shape {table.shape}, expected {shape[: t + 1]}")
+            if eos_token_id is not None:
+                table = absorb_eos(table, eos_token_id)
             logp += table.reshape(table.shape + (1,) * (len(shape) - t - 1))
-        return cls(logp)
+        return cls(logp, eos_token_id)
 
     @classmethod
     def random(
@@ -220,6 +250,7 @@ class TabularAR(_ModelBase):
         seed: int | np.random.Generator | None = 0,
         concentration: float = 1.0,
         zero_fraction: float = 0.0,
+        eos_token_id: int | None = None,
     ) -> "TabularAR":
         """Dirichlet(``concentration``) next-token conditionals at every prefix.
 
@@ -228,8 +259,11 @@ class TabularAR(_ModelBase):
         probability exactly zero with that chance (one token per prefix always
         survives), so zero-probability sequences appear.  Gamma variates are drawn
         in log space, so tiny concentrations never underflow to ``0/0``.
+        With ``eos_token_id``, EOS is absorbing (``exact.eos``): completions end at
+        their first EOS or at ``T``.
         """
         sizes = _vocab_tuple(vocab_size, horizon)
+        eos_token_id = check_eos_token_id(eos_token_id, sizes)
         concentration = check_alpha(concentration, "concentration")
         if not 0.0 <= zero_fraction < 1.0:
             raise ValueError(f"zero_fraction must lie in [0, 1), got {zero_fraction!r}")
@@ -247,10 +281,12 @@ class TabularAR(_ModelBase):
                 np.put_along_axis(drop, keep[..., None], False, axis=-1)
                 log_gamma[drop] = -np.inf
             log_cond = log_gamma - logsumexp(log_gamma, axis=-1)[..., None]
+            if eos_token_id is not None:
+                log_cond = absorb_eos(log_cond, eos_token_id)
             logp += log_cond.reshape(shape + (1,) * (len(sizes) - t))
         # renormalise away the last ulps of the sums so the joint passes the tolerance exactly
         logp -= logsumexp(logp, axis=None)
-        return cls(logp)
+        return cls(logp, eos_token_id)
 
     # -- dense tables ------------------------------------------------------
     def log_joint(self) -> np.ndarray:
@@ -334,7 +370,8 @@ class TabularAR(_ModelBase):
         return _sample_from_levels(self._log_marginals, n, rng)
 
     def __repr__(self) -> str:
-        return f"TabularAR(vocab_sizes={self._vocab_sizes})"
+        eos = f", eos_token_id={self._eos_token_id}" if self._eos_token_id is not None else ""
+        return f"TabularAR(vocab_sizes={self._vocab_sizes}{eos})"
 
 
 def _sample_from_levels(log_levels: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -383,7 +420,7 @@ class MarkovAR(_ModelBase):
     ``O(T·V²)`` time, no enumeration.
     """
 
-    def __init__(self, initial: np.ndarray, transition: np.ndarray, horizon: int):
+    def __init__(self, initial: np.ndarray, transition: np.ndarray, horizon: int, eos_token_id: int | None = None):
         p0 = check_probability_vector(initial, "initial", NORMALIZATION_TOL)
         P = np.asarray(transition, dtype=np.float64)
         V = p0.size
@@ -393,6 +430,9 @@ class MarkovAR(_ModelBase):
             check_probability_vector(P[row], f"transition row {row}", NORMALIZATION_TOL)
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        self._eos_token_id = check_eos_token_id(eos_token_id, (V,))
+        if self._eos_token_id is not None and P[self._eos_token_id, self._eos_token_id] != 1.0:
+            raise ValueError(f"with eos_token_id = {eos_token_id}, transition row {eos_token_id} must be the point mass on EOS")
         with np.errstate(divide="ignore"):
             self._log_initial = np.log(p0)
             self._log_transition = np.log(P)
@@ -402,15 +442,20 @@ class MarkovAR(_ModelBase):
         self._suffix_cache: dict[float, np.ndarray] = {}
 
     @classmethod
-    def random(cls, vocab_size: int, horizon: int, seed: int | None = 0, concentration: float = 1.0) -> "MarkovAR":
-        """Dirichlet(``concentration``) initial distribution and transition rows."""
+    def random(
+        cls, vocab_size: int, horizon: int, seed: int | None = 0, concentration: float = 1.0, eos_token_id: int | None = None
+    ) -> "MarkovAR":
+        """Dirichlet(``concentration``) initial distribution and transition rows (EOS's row absorbing if given)."""
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
             raise ValueError(f"vocab_size must be an integer >= 1, got {vocab_size!r}")
         concentration = check_alpha(concentration, "concentration")
         rng = np.random.default_rng(seed)
         p0 = rng.dirichlet(np.full(vocab_size, float(concentration)))
         P = rng.dirichlet(np.full(vocab_size, float(concentration)), size=vocab_size)
-        return cls(p0 / p0.sum(), P / P.sum(axis=1, keepdims=True), horizon)
+        eos_token_id = check_eos_token_id(eos_token_id, (vocab_size,))
+        if eos_token_id is not None:
+            P[eos_token_id] = np.eye(vocab_size)[eos_token_id]
+        return cls(p0 / p0.sum(), P / P.sum(axis=1, keepdims=True), horizon, eos_token_id)
 
     @property
     def log_initial(self) -> np.ndarray:
@@ -537,4 +582,5 @@ class MarkovAR(_ModelBase):
         return out
 
     def __repr__(self) -> str:
-        return f"MarkovAR(vocab_size={self._vocab_sizes[0]}, horizon={self.horizon})"
+        eos = f", eos_token_id={self._eos_token_id}" if self._eos_token_id is not None else ""
+        return f"MarkovAR(vocab_size={self._vocab_sizes[0]}, horizon={self.horizon}{eos})"

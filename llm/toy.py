@@ -1,8 +1,10 @@
 """``ToyModel``: an ``exact`` model behind the :class:`llm.LanguageModel` interface.
 
 The toy's "prompt" is a prefix ``y_{1:j}`` of its fixed-length sequences
-(the empty prompt is allowed); completions run to the horizon ``T``, token ids
-are ``0 .. V-1`` and there is no EOS.  Steps with a smaller vocabulary
+(the empty prompt is allowed); token ids are ``0 .. V-1``.  Completions run to
+the horizon ``T``, or, when the exact model has an absorbing EOS token
+(``exact.eos``), stop at their first EOS like a real model's: the samplers then
+see ``eos_token_id`` and never decode the padding.  Steps with a smaller vocabulary
 ``V_t < V`` give ``-inf`` to the ids ``≥ V_t``.  Because the truth is known,
 every sampler and estimator run on a ``ToyModel`` can be compared with
 ``exact``.  Each row of a ``next_token_logprobs`` batch counts as one forward
@@ -24,8 +26,6 @@ __all__ = ["ToyModel"]
 class ToyModel:
     """Wrap an ``exact`` model (``log_conditional``, ``next_token_logprobs``, ``vocab_sizes``, ``horizon``)."""
 
-    eos_token_id = None
-
     def __init__(self, exact_model):
         for attribute in ("vocab_sizes", "horizon", "next_token_logprobs", "log_conditional"):
             if not hasattr(exact_model, attribute):
@@ -34,6 +34,7 @@ class ToyModel:
         self.vocab_sizes = tuple(int(v) for v in exact_model.vocab_sizes)
         self.horizon = int(exact_model.horizon)
         self.vocab_size = max(self.vocab_sizes)
+        self.eos_token_id = getattr(exact_model, "eos_token_id", None)
         self.counter = ForwardCounter()
 
     def __repr__(self) -> str:

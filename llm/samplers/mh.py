@@ -5,12 +5,18 @@ extended to length ``L_k = min((k+1)B, max_new_tokens)`` by the proposal
 ``p_prop`` = base model at temperature ``1/α`` (``proposal_alpha`` overrides
 the ``α`` of the proposal); then ``n_mcmc`` times: draw ``m ~ U{1..|y|}``,
 resample ``y'_{m:L_k} ~ p_prop`` after the shared prefix ``y_{<m}`` and accept
-with (Eq. 20)
+with (Eq. 20, plus the Hastings factor of the restart position)
 
     log A = α [log π(y'_{m:} | y_{<m}) - log π(y_{m:} | y_{<m})]
-            + log p_prop(y_{m:} | y_{<m}) - log p_prop(y'_{m:} | y_{<m}),
+            + log p_prop(y_{m:} | y_{<m}) - log p_prop(y'_{m:} | y_{<m})
+            + log |y| - log |y'|,
 
-i.e. the target ratio times the *reverse over forward* proposal ratio.
+i.e. the target ratio times the *reverse over forward* proposal ratio, where
+the forward move's probability includes ``P(m | y) = 1/|y|``.  Without EOS
+every state of block ``k`` has ``|y| = L_k`` and the last term is 0; with EOS
+``|y|`` is the length up to the first EOS, ``m``'s range depends on the state,
+and omitting ``|y|/|y'|`` makes the chain's stationary law ``∝ |y| π(y)^α``,
+biased towards long completions (the public reference code has that bug).
 ``greedy=True`` is Power(∞): accept iff ``π(y' | x) > π(y | x)`` (strictly).
 
 Caching: each chain keeps the raw target log-probs and the proposal log-probs
@@ -147,7 +153,11 @@ class _Chain:
                 if greedy:
                     accept = log_target > 0
                 else:
-                    log_ratio = alpha * log_target + sum(self.prop[m - 1 :]) - sum(prop_new[m - 1 :])
+                    # Hastings factor |y|/|y'|: m ~ U{1..|y|} has a state-dependent range under EOS
+                    log_ratio = (
+                        alpha * log_target + sum(self.prop[m - 1 :]) - sum(prop_new[m - 1 :])
+                        + math.log(len(self.y)) - math.log(len(y_new))
+                    )
                     u = float(torch.rand((1,), generator=self.generator, dtype=torch.float64))
                     accept = math.log(u) < log_ratio if u > 0 else True
                 self.proposed += 1
