@@ -26,3 +26,6 @@ from .covariance import *  # noqa: F401,F403
 
 # The practical power samplers, analysed exactly
 from .samplers import *  # noqa: F401,F403
+
+# Goodness of fit of draws against an exact law (the test behind every sampler check)
+from ._goodness import SamplerCheck, chi_square_pvalue, goodness_of_fit

@@ -5,11 +5,14 @@
   and :class:`ToyModel` (any ``exact`` model) implement it;
 * :mod:`llm.samplers` -- standard, temperature, MH / Power(∞), scalable, Power-SMC, Best-of-N;
 * :mod:`llm.estimators` -- Section 4 quantities at a prefix with standard errors;
-* :func:`self_reward`, :func:`enumerate_exact` (a real LM on a small token set, as an ``exact`` model).
+* :func:`self_reward`, :func:`enumerate_exact` (a real LM on a small token set, as an ``exact`` model);
+* :mod:`llm.audit` -- a tiny Hugging Face LM with its exact law (:func:`tiny_causal_lm`) and
+  adapters from any sampler's calling convention to draws for ``exact.testing``.
 
 ``HFModel`` imports ``transformers`` lazily, so ``import llm`` stays light.
 """
 
+from .audit import TinyLM, hf_sampler_draws, llm_sampler_draws, tiny_causal_lm  # noqa: F401
 from .enumerate import enumerate_exact  # noqa: F401
 from .estimators import *  # noqa: F401,F403
 from .hf import HFModel, default_model_path  # noqa: F401

@@ -196,10 +196,13 @@ class HFModel:
         self._setup(self.model, self.tokenizer, label)
 
     @classmethod
-    def from_model(cls, network, tokenizer, name: str = "in-memory", template: "HFModel | None" = None) -> "HFModel":
-        """Wrap an already loaded causal LM ``network`` (e.g. a fine-tuned or PEFT model) and its tokenizer.
+    def from_model(cls, network, tokenizer=None, name: str = "in-memory", template: "HFModel | None" = None) -> "HFModel":
+        """Wrap an in-memory causal LM ``network`` (fine-tuned, PEFT, or built from a config) and its tokenizer.
 
-        ``template``: copy EOS/pad ids from another :class:`HFModel` (same tokenizer conventions).
+        No files are read.  ``tokenizer=None``: token ids only (``encode``/``decode`` raise
+        ``ValueError``), EOS from ``network.generation_config``, and an empty prompt is a
+        ``ValueError`` (no BOS to condition on).  ``template``: copy EOS/pad ids from another
+        :class:`HFModel` (same tokenizer conventions).
         """
         lm = cls.__new__(cls)
         lm._setup(network, tokenizer, name)
@@ -236,8 +239,14 @@ class HFModel:
         return f"HFModel({self.name!r})"
 
     # -- text ---------------------------------------------------------------
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError(f"{self!r} has no tokenizer: pass token ids, or a tokenizer to HFModel.from_model")
+        return self.tokenizer
+
     def encode(self, text: str, chat: bool = False) -> list[int]:
         """Token ids of ``text``; with ``chat=True`` wrapped in the chat template as a user turn."""
+        self._require_tokenizer()
         if chat:
             encoded = self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
@@ -247,15 +256,19 @@ class HFModel:
         return [int(i) for i in self.tokenizer(text, add_special_tokens=False)["input_ids"]]
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
-        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+        return self._require_tokenizer().decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
 
     # -- forward ------------------------------------------------------------
     def _check_context(self, ids: Sequence[int]) -> list[int]:
         row = [int(i) for i in ids]
-        if not row:
-            bos = self.tokenizer.bos_token_id
+        if not row:  # a causal LM cannot run on no input: condition on BOS, if the tokenizer has one
+            bos = getattr(self.tokenizer, "bos_token_id", None)
             if bos is None:
-                raise ValueError("an empty context needs a BOS token, and this tokenizer has none")
+                raise ValueError(
+                    f"an empty prompt or context needs a BOS token, and {self!r} has none "
+                    f"({'no tokenizer' if self.tokenizer is None else 'its tokenizer defines no bos_token'}): "
+                    "pass a non-empty prompt"
+                )
             row = [int(bos)]
         if any(not 0 <= i < self.vocab_size for i in row):
             raise ValueError(f"token ids must lie in [0, {self.vocab_size})")

@@ -142,3 +142,51 @@ def log_temp_conditional(marginals: dict, prefix, vocab: int, alpha: float) -> l
               else NEG_INF for s in range(vocab)]
     norm = lse(scores)
     return [v - norm for v in scores]
+
+
+# -- variable-length completions (EOS) -------------------------------------------------------
+# A completion stops at its first EOS (included) or after T tokens.  These helpers enumerate the
+# completions themselves (never the padded table) and give π(y) as the product of the model's
+# conditionals along y only; the prefix-total / conditional / suffix helpers above then apply
+# unchanged to the resulting {completion: log π} dictionary (their keys may have any length).
+
+
+def completions(sizes, eos) -> list:
+    """Every completion, by ``itertools.product``: ``(y_1..y_k)`` with ``y_k = EOS`` its only EOS
+    (``1 ≤ k ≤ T``), then the length-``T`` sequences without EOS (``eos=None``: all of ``Π V_t``)."""
+    horizon = len(sizes)
+    if eos is None:
+        return sequences(sizes)
+    plain = [[v for v in range(size) if v != eos] for size in sizes]
+    out = []
+    for k in range(1, horizon + 1):
+        out.extend(head + (eos,) for head in itertools.product(*plain[: k - 1]))
+    out.extend(itertools.product(*plain))
+    return out
+
+
+def completion_log_probs(log_conditional, sizes, eos) -> dict:
+    """``{y: Σ_{t ≤ |y|} log π(y_t | y_<t)}`` over every completion.
+
+    ``log_conditional(prefix)`` returns the ``V_t`` next-token log-probs after a prefix of
+    positive probability; it is only ever asked about the proper prefixes of a completion
+    (never about a row after EOS, never about a zero-probability prefix: the product
+    stops at the first ``-inf``).
+    """
+    cache = {}
+    out = {}
+    for y in completions(sizes, eos):
+        total = 0.0
+        for t in range(len(y)):
+            if y[:t] not in cache:
+                cache[y[:t]] = [float(v) for v in log_conditional(y[:t])]
+            total += cache[y[:t]][y[t]]
+            if total == NEG_INF:
+                break
+        out[y] = total
+    return out
+
+
+def padded(completion, horizon: int, eos) -> tuple:
+    """The padded length-``T`` index of a completion: ``y`` followed by ``T - |y|`` EOS tokens."""
+    return tuple(completion) + (eos,) * (horizon - len(completion))

@@ -4,10 +4,13 @@
 * :mod:`.scalable` -- token-level power sampling with Monte Carlo lookahead and jackknife (seed 002);
 * :mod:`.smc` -- SIS, sampling-importance-resampling and Power-SMC;
 * :mod:`.temperature` -- per-token temperature sampling (Eq. 5);
+* :mod:`.bon` -- self-reward Best-of-N (Section 6.1);
 * :mod:`.compare` -- distances to ``π_α``, self-reward and cost.
 """
 
 from ._common import SamplerDistribution, TableScorer, laplace_nodes, laplace_ratio_expectations, scorer
+from .bon import *  # noqa: F401,F403
+from .bon import __all__ as _bon_all
 from .compare import *  # noqa: F401,F403
 from .compare import __all__ as _compare_all
 from .mh import *  # noqa: F401,F403
@@ -20,3 +23,4 @@ from .temperature import *  # noqa: F401,F403
 from .temperature import __all__ as _temperature_all
 
 __all__ = ["SamplerDistribution", "TableScorer", "laplace_nodes", "laplace_ratio_expectations", "scorer", *_compare_all, *_mh_all, *_scalable_all, *_smc_all, *_temperature_all]
+__all__ += _bon_all

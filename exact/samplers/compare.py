@@ -8,7 +8,7 @@ For an output distribution ``P`` over complete sequences (from any
   support; the reverse KL is infinite for samplers such as Power(∞) that drop mass);
 * the self-reward ``E_P[log π(y)]`` (the quantity power sampling raises).
 
-:func:`chi_square_pvalue` (from :mod:`exact.goodness_of_fit`, re-exported here)
+:func:`chi_square_pvalue` (``exact.chi_square_pvalue``, re-exported here)
 checks sampled sequences against an exact distribution; it is how a sampling
 routine, here or in ``llm``, is validated against its exact counterpart.
 """
@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._logspace import check_alpha
-from ..goodness_of_fit import chi_square_pvalue
+from .._goodness import chi_square_pvalue
 from ..models import AutoregressiveModel
 from ..power import log_power_joint
 

@@ -34,6 +34,19 @@ enumerating the multisets of rollout vectors when there are at most
 Carlo estimate of the (rarely non-zero) clipping correction, with its standard error.
 
 **Cost** per step: ``1 + K_eff · M · h_t`` token evaluations (``h_t = min(H, T - t)``).
+
+**EOS** (models with ``eos_token_id``; the EOS-absorbing tables of :mod:`exact.eos`),
+as ``llm.sample_power_scalable`` does it: the sampler stops once it has drawn EOS;
+a rollout stops at EOS, so its weight is the probability of the variable-length
+suffix it drew; a candidate that *is* EOS has the empty suffix, ``q = 1`` and weight
+``1^{α-1} = 1`` (``ζ(EOS) = 1``).  On the padded table all three are automatic --
+after EOS the only candidate is EOS (probability 1), the padding of a rollout has
+probability 1, and the suffix after an EOS candidate is the padding -- so the
+output law needs no special case.  The cost does: a step after EOS costs nothing,
+and a rollout samples only up to its EOS (``E[tokens] = Σ_{j<h_t} P(no EOS in the
+first j suffix tokens)``; none after an EOS candidate).  One difference remains:
+``llm`` skips the rollouts when a single candidate is left (``K_eff = 1``), which
+leave ``p̂`` unchanged; the cost here counts them.
 """
 
 from __future__ import annotations
@@ -53,6 +66,7 @@ from ._common import (
     check_count,
     check_rng,
     laplace_ratio_expectations,
+    log_conditional_tables,
     prefix_marginal_tables,
     sample_rows,
     scorer,
@@ -137,6 +151,8 @@ def _conditional_from_tables(marginals, prefix, alpha, top_k, M, jackknife, hori
     tokens = candidate_tokens(log_p, top_k)
     log_c = [alpha * log_p[a] for a in tokens]
     log_w, log_q, h = _rollout_tables(marginals, prefix, tokens, alpha, horizon)
+    keep = [np.isfinite(lq) for lq in log_q]  # impossible suffixes (most of a padded EOS table) never occur
+    log_w, log_q = [w[k] for w, k in zip(log_w, keep)], [lq[k] for lq, k in zip(log_q, keep)]
     mean = np.zeros(log_p.size)
     se = np.zeros(log_p.size)
     exact = True
@@ -249,9 +265,15 @@ def scalable_conditional_bias(
 
 
 def scalable_expected_cost(model: AutoregressiveModel, distribution: np.ndarray, top_k: int, n_rollouts: int, horizon: int | None = None) -> float:
-    """``E[Σ_t (1 + K_eff M h_t)]`` under the sampler's own output ``distribution`` (full support: ``K_eff = min(K, V_t)``)."""
+    """``E[Σ_t (1 + K_eff M h_t)]`` under the sampler's own output ``distribution`` (full support: ``K_eff = min(K, V_t)``).
+
+    Under EOS: ``E[Σ_{t ≤ |y|} (1 + M Σ_{a ∈ top-K} E[tokens of a rollout after a])]``, a rollout
+    stopping at EOS (see the module docstring).
+    """
     T = model.horizon
     H = T if horizon is None else horizon
+    if model.eos_token_id is not None:
+        return _expected_cost_eos(model, distribution, top_k, n_rollouts, H)
     cost = 0.0
     for t in range(1, T + 1):
         prefix_mass = distribution.sum(axis=tuple(range(t - 1, T))) if t > 1 else np.ones(())
@@ -259,6 +281,33 @@ def scalable_expected_cost(model: AutoregressiveModel, distribution: np.ndarray,
         n_pos = np.isfinite(marg).sum(axis=-1)  # positive tokens per prefix
         k_eff = np.minimum(n_pos, top_k)
         cost += float((prefix_mass * (1 + k_eff * n_rollouts * min(H, T - t))).sum())
+    return cost
+
+
+def _expected_cost_eos(model: AutoregressiveModel, distribution: np.ndarray, top_k: int, n_rollouts: int, H: int) -> float:
+    eos, T = model.eos_token_id, model.horizon
+    marginals = prefix_marginal_tables(model)
+    conditionals = log_conditional_tables(marginals)
+    # mass of the prefixes of length s that do not end at EOS (a rollout samples a token after them)
+    open_mass = [np.exp(marginals[0])] + [
+        np.where(np.arange(model.vocab_sizes[s - 1]) == eos, 0.0, np.exp(marginals[s])) for s in range(1, T + 1)
+    ]
+    cost = 0.0
+    for t in range(1, T + 1):  # choosing y_t after the prefix y_{<t}
+        h = min(H, T - t)
+        sampled = np.zeros(model.vocab_sizes[:t])  # Σ_{j<h} P(y_{t+j} ≠ EOS | y_{1:t}): tokens one rollout samples
+        for j in range(h):
+            sampled += open_mass[t + j].sum(axis=tuple(range(t, t + j)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sampled = np.where(np.isfinite(marginals[t]), sampled / np.exp(marginals[t]), 0.0)
+        cond = conditionals[t - 1]
+        rank = np.argsort(np.argsort(-cond, axis=-1, kind="stable"), axis=-1, kind="stable")
+        candidate = (rank < top_k) & np.isfinite(cond)  # candidate_tokens, per prefix
+        step = 1.0 + n_rollouts * (candidate * sampled).sum(axis=-1)  # per prefix y_{<t}
+        prefix_mass = distribution.sum(axis=tuple(range(t - 1, T))) if t > 1 else np.ones(())
+        if t > 1:
+            prefix_mass = np.where(np.arange(model.vocab_sizes[t - 2]) == eos, 0.0, prefix_mass)  # stopped at EOS
+        cost += float((prefix_mass * step).sum())
     return cost
 
 
@@ -309,16 +358,18 @@ def scalable_output_distribution(
 
 def scalable_step(
     lm, prefixes: np.ndarray, alpha: float, top_k: int, n_rollouts: int, jackknife: bool, horizon: int,
-    total_length: int, rng: np.random.Generator, clip: bool = True,
+    total_length: int, rng: np.random.Generator, clip: bool = True, eos_token_id: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """One step of the sampler for a batch of equal-length prefixes, through ``lm.next_token_logprobs`` only.
 
     Returns ``(candidates (n, K), estimated conditional over them (n, K), token evaluations)``.
-    Rollouts run ``min(horizon, total_length - t - 1)`` tokens past the candidate.
+    Rollouts run ``min(horizon, total_length - t - 1)`` tokens past the candidate.  With
+    ``eos_token_id`` (an EOS-absorbing ``lm``), a row whose prefix ends at EOS and a rollout
+    that has drawn EOS are padded with EOS and cost nothing (the padding has probability 1).
     """
     n, t = prefixes.shape
     log_p = lm.next_token_logprobs(prefixes)  # (n, V)
-    cost = n
+    cost = n if eos_token_id is None or t == 0 else int((prefixes[:, -1] != eos_token_id).sum())
     K = min(top_k, log_p.shape[1])
     cand = np.argsort(-log_p, axis=1, kind="stable")[:, :K]  # (n, K)
     log_pc = np.take_along_axis(log_p, cand, axis=1)
@@ -330,9 +381,13 @@ def scalable_step(
     ctx = np.repeat(ctx[:, :, None, :], M, axis=2).reshape(n * K * M, t + 1)
     log_q = np.zeros(n * K * M)
     live = np.repeat(valid.reshape(-1), M)
-    rows = np.flatnonzero(live)
     for _ in range(h):
         step = np.zeros(n * K * M, dtype=np.int64)
+        rows = np.flatnonzero(live)
+        if eos_token_id is not None:
+            finished = live & (ctx[:, -1] == eos_token_id)
+            step[finished] = eos_token_id
+            rows = np.flatnonzero(live & ~finished)
         if rows.size:
             lp = lm.next_token_logprobs(ctx[rows])
             tok = sample_rows(lp, rng)
@@ -372,7 +427,9 @@ def scalable_sample(
     y = np.zeros((n, T), dtype=np.int64)
     cost = 0
     for t in range(T):  # choosing y_{t+1} (0-based column t)
-        cand, probs, step_cost = scalable_step(lm, y[:, :t], alpha, top_k, M, jackknife, H, T, rng, clip)
+        cand, probs, step_cost = scalable_step(
+            lm, y[:, :t], alpha, top_k, M, jackknife, H, T, rng, clip, getattr(model, "eos_token_id", None)
+        )
         cost += step_cost
         with np.errstate(divide="ignore"):
             pick = sample_rows(np.log(probs), rng)
@@ -402,7 +459,9 @@ def scalable_conditional_expectation_mc(
     rng = check_rng(rng)
     key = model.check_prefix(prefix)
     batch = np.tile(np.asarray(key, dtype=np.int64), (R, 1)).reshape(R, len(key))
-    cand, probs, _ = scalable_step(scorer(model), batch, alpha, top_k, M, jackknife, H, model.horizon, rng, clip)
+    cand, probs, _ = scalable_step(
+        scorer(model), batch, alpha, top_k, M, jackknife, H, model.horizon, rng, clip, getattr(model, "eos_token_id", None)
+    )
     V = model.vocab_sizes[len(key)]
     full = np.zeros((R, V))
     np.put_along_axis(full, cand, probs, axis=1)

@@ -9,7 +9,9 @@ only by ``exact.testing.plugin``).  One import gives everything::
 * :mod:`exact.testing.assertions` -- ``assert_normalized``,
   ``assert_autoregressive_factorization``, ``assert_power_conditionals``,
   ``assert_sampler_matches`` (chi-square / G-test of a sampler against an exact
-  law, stated false-alarm rate) and the exact targets ``power_target``,
+  law, stated false-alarm rate), ``assert_draws_match`` (draws made anywhere,
+  variable-length completions under EOS included), ``assert_reproducible``
+  (the seed controls the draws) and the exact targets ``power_target``,
   ``temperature_target``, ``base_target``;
 * :mod:`exact.testing.strategies` -- bounded Hypothesis strategies for random
   models, exponents and prefixes;

@@ -23,6 +23,11 @@ through the shared interface (``log_conditional(prefix)``,
 ``next_token_logprobs(contexts)``, ``log_prob(sequences)``, ``vocab_sizes``,
 ``horizon``).  A sampler that makes one draw at a time,
 ``draw(model, rng) -> sequence``, is adapted by :func:`from_single_draws`.
+A sampler with any other calling convention is checked on its draws:
+:func:`assert_draws_match` takes an ``(n, T)`` array or variable-length
+completions that end at EOS (``llm.audit`` turns ``llm`` samplers and user
+code calling a Hugging Face model's ``generate`` into such draws), and
+:func:`assert_reproducible` checks that its seed controls them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .._logspace import check_alpha, logsumexp
-from ..goodness_of_fit import MIN_EXPECTED, SamplerCheck, _pool, goodness_of_fit  # noqa: F401 (re-exported)
+from .._goodness import MIN_EXPECTED, CheckPower, SamplerCheck, _pool, check_power, goodness_of_fit  # noqa: F401 (re-exported)
+from ..eos import pad_completions
 from ..models import AutoregressiveModel
 from ..power import log_power_conditional, power_joint, sample_power
 
@@ -273,23 +279,39 @@ def _check_draws(draws: object, model: AutoregressiveModel, n: int) -> np.ndarra
 
 
 def assert_draws_match(
-    draws: np.ndarray,
+    draws: np.ndarray | Sequence[Sequence[int]],
     target: np.ndarray,
     alpha_level: float = DEFAULT_ALPHA_LEVEL,
     method: str = "pearson",
     min_expected: float = MIN_EXPECTED,
     show: int = 5,
     name: str = "sampler",
+    eos_token_id: int | None = None,
 ) -> SamplerCheck:
-    """Fail when :func:`goodness_of_fit` rejects at level ``alpha_level`` (or any draw is impossible).
+    """Test draws made anywhere (a sampler you did not write, an inference server, a saved file)
+    against the exact law ``target``; fail when :func:`goodness_of_fit` rejects at ``alpha_level``.
 
-    For draws made elsewhere (an inference server, a saved file).  The message lists the
-    ``show`` worst sequences by standardised residual ``(O - E) / √E``.
+    ``target``: probabilities over the length-``T`` sequences, shape ``(V_1, ..., V_T)``
+    (e.g. :func:`power_target`; on an EOS model the padded completions of ``exact.eos``).
+    ``draws``: an ``(n, T)`` integer array, or ``n`` token-id sequences of length ``T``;
+    with ``eos_token_id``, variable-length completions, each ending at its first EOS
+    (included) or after ``T`` tokens, which are padded with EOS (``exact.pad_completions``).
+    A sequence that is no such completion (cut short without EOS, tokens after EOS, more
+    than ``T`` tokens) fails the check.  The test is the one of
+    :func:`assert_sampler_matches` (same pooling, same false-alarm rate ``alpha_level``);
+    any draw of a probability-0 sequence fails outright.  The message lists the ``show``
+    worst sequences by standardised residual ``(O - E) / √E``.  Returns the
+    :class:`SamplerCheck` when the check passes.
     """
     if not 0.0 < alpha_level < 1.0:
         raise ValueError(f"alpha_level must lie in (0, 1), got {alpha_level!r}")
     assert_normalized(target, atol=1e-9, what="target")  # a wrong target is a failed check, not a usage error
-    result = goodness_of_fit(draws, target, method, min_expected)
+    if not isinstance(draws, np.ndarray):
+        try:
+            draws = pad_completions(draws, np.ndim(target), eos_token_id)
+        except ValueError as error:
+            raise AssertionError(f"{name} returned a completion that is not a state of the model: {error}") from error
+    result = goodness_of_fit(np.asarray(draws), target, method, min_expected)
     counts, expected = result.observed.reshape(-1), result.expected.reshape(-1)
     shape = result.observed.shape
     impossible = np.flatnonzero((expected == 0) & (counts > 0))
@@ -350,6 +372,47 @@ def assert_sampler_matches(
     return assert_draws_match(draws, p, alpha_level, method, min_expected, show, name)
 
 
+def _rows(draws: object) -> list:
+    """Draws as a list of rows (tuples of ints, or strings), whatever container they came in."""
+    rows = draws.tolist() if hasattr(draws, "tolist") else list(draws)  # numpy / torch arrays, or sequences
+    return [row if isinstance(row, str) else tuple(int(v) for v in row) for row in rows]
+
+
+def assert_reproducible(sample: Callable[[int], object], seeds: tuple[int, int] = (0, 1), name: str = "sampler") -> None:
+    """The seed, and only the seed, controls the draws: ``sample(s)`` called twice gives the same
+    draws, and ``sample(s)``, ``sample(s')`` for the two ``seeds`` give different draws.
+
+    ``sample(seed)`` returns a batch of draws (an ``(n, T)`` array, token-id sequences or
+    strings), e.g. ``lambda seed: sampler(model, n, np.random.default_rng(seed))``.  The first
+    check catches randomness that does not come from the seed (a generator created and never
+    seeded, the global RNG); the second, a seed that is ignored (a fixed internal seed, a seed
+    argument never passed on).  Two independent batches of ``n`` draws from a law ``p`` coincide
+    with probability ``(Σ_y p(y)²)^n ≤ (max_y p(y))^n``, so take ``n`` large enough that this is
+    negligible (``n = 50`` with ``max_y p(y) ≤ 0.5``: below 1e-15); a sampler whose law is a
+    point mass (Power(∞) on a model with one mode) cannot pass the second check.
+    """
+    first, second = seeds
+    if first == second:
+        raise ValueError(f"the two seeds must differ, got {seeds!r}")
+    draws = _rows(sample(first))
+    again = _rows(sample(first))
+    if draws != again:
+        differ = [i for i, (a, b) in enumerate(zip(draws, again)) if a != b]
+        detail = (
+            f"{len(differ)} of {len(draws)} draws differ, e.g. draw {differ[0]}: {draws[differ[0]]} then {again[differ[0]]}"
+            if differ else f"{len(draws)} draws, then {len(again)}"
+        )
+        raise AssertionError(
+            f"{name} is not reproducible: two calls with seed {first} gave different draws ({detail}). "
+            "Its randomness does not come from the seed only: a generator that is never seeded, or the global RNG?"
+        )
+    if draws == _rows(sample(second)):
+        raise AssertionError(
+            f"{name} ignores its seed: seeds {first} and {second} gave the same {len(draws)} draws. "
+            "A fixed internal seed, or a seed argument that is never passed on?"
+        )
+
+
 def _sequence(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(flat_index), shape))
 
@@ -361,6 +424,8 @@ __all__ = [
     "MAX_ENUMERATED",
     "Sampler",
     "SamplerCheck",
+    "CheckPower",
+    "check_power",
     "enumerated_log_joint",
     "power_target",
     "temperature_target",
@@ -373,4 +438,5 @@ __all__ = [
     "goodness_of_fit",
     "assert_draws_match",
     "assert_sampler_matches",
+    "assert_reproducible",
 ]

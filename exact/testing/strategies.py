@@ -6,6 +6,15 @@ with ``V <= 5`` and ``T <= 6``.  Models are drawn through their own seeded
 constructors (``TabularAR.random``, ``MarkovAR``), so a failing example
 shrinks to a handful of integers and floats.
 
+EOS (``exact.eos``: EOS absorbing in the dense table, completions end at their
+first EOS or at ``T``): :func:`eos_models` draws an EOS-absorbing
+:class:`~exact.TabularAR` (``tabular_models(eos=True)``; ``eos=None`` draws EOS
+or no EOS), :func:`eos_conditionals` draws raw per-step conditional tables with
+arbitrary rows after EOS (for ``from_conditionals`` and for brute force that
+multiplies conditionals along a completion), :func:`explicit_eos_joints` an
+absorbing joint built completion by completion (for ``from_joint``).  Every
+existing strategy keeps its behaviour by default (EOS off, no extra draws).
+
 Usage::
 
     from hypothesis import given
@@ -17,11 +26,12 @@ Usage::
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
 
+from ..eos import pad_completions
 from ..models import MarkovAR, TabularAR
 
 #: Exponents every power computation must survive (huge, tiny, near 1, integers).
@@ -59,18 +69,132 @@ def tabular_models(
     max_horizon: int = 5,
     per_step: bool = True,
     zeros: bool = True,
+    eos: bool | None = False,
 ) -> TabularAR:
-    """A random :class:`TabularAR`: Dirichlet conditionals, optional exact zeros.
+    """A random :class:`TabularAR`: Dirichlet conditionals, optional exact zeros, optional EOS.
 
     Vocabulary 2-5 per step, horizon 1-5 (per-step sizes may differ), a
     concentration from :data:`CONCENTRATIONS`, and with ``zeros`` a
     ``zero_fraction`` in ``{0, 0.3, 0.6}`` so zero-probability prefixes and
-    sequences are common.
+    sequences are common.  ``eos=True``: an absorbing EOS id drawn by
+    :func:`eos_token_ids`; ``eos=None``: EOS or ``None``; ``eos=False`` (default): no EOS.
     """
     sizes = draw(vocab_sizes(min_vocab, max_vocab, min_horizon, max_horizon, per_step))
     concentration = draw(st.sampled_from(CONCENTRATIONS))
     zero_fraction = draw(st.sampled_from((0.0, 0.3, 0.6))) if zeros else 0.0
-    return TabularAR.random(sizes, seed=draw(seeds()), concentration=concentration, zero_fraction=zero_fraction)
+    eos_token_id = None if eos is False else draw(eos_token_ids(sizes, allow_none=eos is None))
+    return TabularAR.random(
+        sizes, seed=draw(seeds()), concentration=concentration, zero_fraction=zero_fraction, eos_token_id=eos_token_id
+    )
+
+
+def eos_token_ids(sizes: Sequence[int], allow_none: bool = False) -> st.SearchStrategy[int | None]:
+    """An EOS id valid at every step (``0 ≤ eos < min V_t``), or also ``None`` with ``allow_none``."""
+    ids = st.integers(0, min(int(v) for v in sizes) - 1)
+    return st.one_of(st.none(), ids) if allow_none else ids
+
+
+def eos_models(
+    min_vocab: int = 2,
+    max_vocab: int = 5,
+    min_horizon: int = 1,
+    max_horizon: int = 5,
+    per_step: bool = True,
+    zeros: bool = True,
+    allow_none: bool = False,
+) -> st.SearchStrategy[TabularAR]:
+    """An EOS-absorbing random :class:`TabularAR` (:func:`tabular_models` with ``eos=True``; ``eos=None`` with ``allow_none``)."""
+    return tabular_models(min_vocab, max_vocab, min_horizon, max_horizon, per_step, zeros, eos=None if allow_none else True)
+
+
+class EOSConditionals(NamedTuple):
+    """Raw per-step conditional tables and an EOS id, as a real LM would give them."""
+
+    log_conditionals: tuple[np.ndarray, ...]
+    """Entry ``t-1``: ``log π(y_t | y_<t)``, shape ``V_1..V_t``, every row normalised; the rows after EOS
+    are arbitrary distributions (not absorbing), which ``from_conditionals`` must ignore."""
+    eos_token_id: int | None
+    """The EOS id (``None`` only when drawn with ``allow_none``)."""
+
+
+@st.composite
+def eos_conditionals(
+    draw: st.DrawFn,
+    min_vocab: int = 2,
+    max_vocab: int = 4,
+    min_horizon: int = 1,
+    max_horizon: int = 4,
+    zeros: bool = True,
+    allow_none: bool = False,
+) -> EOSConditionals:
+    """Per-step Dirichlet conditional tables (rows after EOS *not* absorbing) and an EOS id.
+
+    With ``zeros`` each entry is zeroed with chance 0.3 (the largest of each row survives).
+    Build the model with ``TabularAR.from_conditionals(tables, eos_token_id=eos)``; a brute
+    force multiplies these tables along a completion and never reads a row after EOS.
+    """
+    sizes = draw(vocab_sizes(min_vocab, max_vocab, min_horizon, max_horizon, per_step=True))
+    eos = draw(eos_token_ids(sizes, allow_none=allow_none))
+    concentration = draw(st.sampled_from(CONCENTRATIONS))
+    rng = np.random.default_rng(draw(seeds()))
+    tables = []
+    for t in range(1, len(sizes) + 1):
+        p = rng.dirichlet(np.full(sizes[t - 1], concentration), size=sizes[: t - 1])
+        p = np.maximum(p, 1e-300 * (p == p.max(axis=-1, keepdims=True)))  # a row's maximum never underflows to 0
+        if zeros:
+            drop = (rng.random(p.shape) < 0.3) & (p < p.max(axis=-1, keepdims=True))
+            p[drop] = 0.0
+        p = p / p.sum(axis=-1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            tables.append(np.log(p).reshape(sizes[:t]))
+    return EOSConditionals(tuple(tables), eos)
+
+
+class EOSJoint(NamedTuple):
+    """An EOS-absorbing joint over padded sequences and its EOS id."""
+
+    joint: np.ndarray
+    """Probabilities of shape ``(V_1, ..., V_T)``, zero on every non-state (a non-EOS token after EOS)."""
+    eos_token_id: int
+
+
+@st.composite
+def explicit_eos_joints(draw: st.DrawFn, max_vocab: int = 4, max_horizon: int = 4, tiny: bool = False) -> EOSJoint:
+    """:func:`explicit_joints` over variable-length completions: one entry per completion, then padded.
+
+    The completions are every sequence of length ``≤ T`` ending at its first EOS plus the
+    length-``T`` sequences without EOS; each gets a probability from ``{0} ∪ [1e-3, 1]``
+    (with ``tiny`` also ``[1e-300, 1e-200]``), at least one positive, normalised, and is
+    placed at its padded sequence (``exact.pad_completions``); all other entries are 0.
+    """
+    sizes = draw(vocab_sizes(2, max_vocab, 1, max_horizon, per_step=True))
+    eos = draw(eos_token_ids(sizes))
+    completions = list(_completions(sizes, eos))
+    entry = st.one_of(st.just(0.0), st.floats(1e-3, 1.0))
+    if tiny:
+        entry = st.one_of(entry, st.floats(1e-300, 1e-200))
+    values = np.array(draw(st.lists(entry, min_size=len(completions), max_size=len(completions))), dtype=np.float64)
+    if not np.any(values >= 1e-3):
+        values[draw(st.integers(0, len(completions) - 1))] = 1.0
+    joint = np.zeros(sizes)
+    padded = pad_completions(completions, len(sizes), eos)
+    joint[tuple(padded.T)] = values / values.sum()
+    return EOSJoint(joint, eos)
+
+
+def _completions(sizes: Sequence[int], eos: int):
+    """Every completion ``(y_1..y_k)``: ``y_k = EOS`` is its first EOS (``k ≤ T``), or ``k = T`` without EOS."""
+    horizon = len(sizes)
+
+    def grow(prefix: tuple[int, ...]):
+        for v in range(sizes[len(prefix)]):
+            y = prefix + (v,)
+            if v == eos or len(y) == horizon:
+                yield y
+            else:
+                yield from grow(y)
+
+    yield from grow(())
 
 
 @st.composite
@@ -95,12 +219,19 @@ def explicit_joints(
 
 @st.composite
 def markov_models(
-    draw: st.DrawFn, min_vocab: int = 2, max_vocab: int = 5, min_horizon: int = 1, max_horizon: int = 6, zeros: bool = True
+    draw: st.DrawFn,
+    min_vocab: int = 2,
+    max_vocab: int = 5,
+    min_horizon: int = 1,
+    max_horizon: int = 6,
+    zeros: bool = True,
+    eos: bool = False,
 ) -> MarkovAR:
     """A random :class:`MarkovAR` (Dirichlet initial law and rows), optionally with zero transitions.
 
     With ``zeros`` each transition is zeroed with chance 0.3 (the largest entry
-    of each row survives), so impossible prefixes appear.
+    of each row survives), so impossible prefixes appear.  With ``eos`` an EOS id is
+    drawn and its transition row becomes the point mass on EOS (absorbing).
     """
     vocab = draw(st.integers(min_vocab, max_vocab))
     horizon = draw(st.integers(min_horizon, max_horizon))
@@ -114,7 +245,10 @@ def markov_models(
         P[drop] = 0.0
         p0[(rng.random(vocab) < 0.3) & (np.arange(vocab) != p0.argmax())] = 0.0
     p0 = np.maximum(p0, 0.0)
-    return MarkovAR(p0 / p0.sum(), P / P.sum(axis=1, keepdims=True), horizon)
+    eos_token_id = draw(st.integers(0, vocab - 1)) if eos else None
+    if eos_token_id is not None:
+        P[eos_token_id] = np.eye(vocab)[eos_token_id]
+    return MarkovAR(p0 / p0.sum(), P / P.sum(axis=1, keepdims=True), horizon, eos_token_id)
 
 
 def alphas_sharpening(max_alpha: float = 50.0) -> st.SearchStrategy[float]:
@@ -177,6 +311,12 @@ __all__ = [
     "seeds",
     "vocab_sizes",
     "tabular_models",
+    "eos_token_ids",
+    "eos_models",
+    "EOSConditionals",
+    "eos_conditionals",
+    "EOSJoint",
+    "explicit_eos_joints",
     "explicit_joints",
     "markov_models",
     "alphas_sharpening",

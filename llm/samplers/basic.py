@@ -4,7 +4,7 @@ Temperature ``τ`` samples each token from ``π(· | x, y_<t)^{1/τ}`` renormali
 at that step -- the local power transform of the paper's *Temperature*
 baseline (``τ = 1/α``), which is *not* the sequence-level power distribution
 (Section 4).  The prompt is prefilled once and its cache shared by the ``n``
-rows, which decode as one batch.
+rows, which decode as one batch; each row stops at its first EOS (included).
 """
 
 from __future__ import annotations

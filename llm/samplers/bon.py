@@ -3,7 +3,10 @@
 For each of ``n`` outputs, ``N`` candidates are sampled (temperature ``τ``,
 default 1) -- all ``n·N`` in one batch sharing the prompt prefill -- and the one
 with the largest ``r_self(y) = (1/|y|) Σ_t log π(y_t | x, y_<t)`` (prompt masked) is
-returned; ties go to the first candidate.
+returned; ties go to the first candidate.  Under EOS ``|y|`` is the
+completion's own length (EOS included), so completions of different lengths
+are ranked by their mean, not their total, log-probability
+(``exact.best_of_n_output_distribution`` is the exact law).
 """
 
 from __future__ import annotations

@@ -7,8 +7,11 @@ it is fed the EOS id as padding with log-prob 0 and is trimmed on return, so
 completions may have unequal lengths.  Every sequence-level quantity (the
 target ``π(y | x)^α``, proposal densities, self-reward sums) is a sum over the
 completion's own tokens up to and including its EOS; the length-normalised
-self-reward divides by that length.  Toy models have no EOS and a fixed
-length ``T``.
+self-reward divides by that length.  An ``exact`` toy with an absorbing EOS
+(``exact.eos``) behaves the same through ``llm.ToyModel``; its dense table holds
+each completion padded with EOS, which is how every sampler's exact law is
+compared with these variable-length outputs (``exact.pad_completions``).
+Toy models without EOS have a fixed length ``T``.
 """
 
 from __future__ import annotations

@@ -30,6 +30,11 @@ consumes the generator identically, so both give the same samples.
 EOS (real models): a proposal stops at EOS, so the state space of block ``k``
 is completions of length ``L_k`` or ending in EOS before it; a chain whose
 current completion ends in EOS after a block is finished (no further blocks).
+Consequence: with ``B < T`` the chain does *not* converge to ``π_α`` as
+``n_mcmc → ∞`` -- chains frozen by an early EOS keep the block-``k`` law of
+their completion (limit ``F + (1 - ΣF) π_α`` with ``F`` the frozen mass); only
+``B ≥ max_new_tokens`` targets ``π_α`` itself.  ``exact.mh_output_distribution``
+is the exact law at every setting.
 Every chain has its own generator (seeded from ``generator``), so a chain's
 output is the same whether chains run one after another or all at once.
 

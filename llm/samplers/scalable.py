@@ -18,6 +18,11 @@ At each step the sampler
 
 The ``r``-th rollouts of the ``K`` candidates form the ``r``-th draw, which is
 what the exact reference ``exact.scalable_output_distribution`` assumes.
+
+EOS: a completion ends at the first EOS it samples; an EOS candidate has an
+empty suffix (``ζ̂ = 1``, no rollout decoded); a rollout stops at EOS and its
+weight is the product of its own tokens' probabilities (the sum of log-probs,
+never a per-token mean, which targets a different law).
 ``reuse_cache=False`` is the naive reference that re-encodes prompt + prefix +
 candidate for every rollout; it consumes the generator identically.
 """

@@ -16,8 +16,14 @@ KV cache is reordered by ``fork(ancestors)``.  The evidence estimate
 
 is unbiased for ``Z_α = Σ_y π(y | x)^α`` on the natural scale, and
 ``Ẑ · W_i`` (normalised final weights) is an unbiased estimate of ``π(y_i | x)^α`` per
-particle -- the properties the tests check against ``exact``.  Stopped (EOS)
-particles gain log-weight 0.
+particle -- the properties the tests check against ``exact``.
+
+EOS: a particle that has drawn EOS is finished and gains log-weight 0 from
+then on (its padding has probability 1 under ``π`` and the proposal); once
+every particle has finished, decoding stops and no further resampling happens
+(``exact.power_smc`` follows the same rule).  The proposal is the full tempered
+distribution: a nucleus or top-k truncated proposal makes part of ``π_α``'s
+support unreachable, whatever the weights.
 """
 
 from __future__ import annotations

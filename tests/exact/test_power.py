@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import bruteforce as bf
 import exact
-from exact.goodness_of_fit import chi_square_pvalue
+from exact import chi_square_pvalue
 from exact.testing import strategies as sx
 
 

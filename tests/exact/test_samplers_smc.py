@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -159,3 +160,239 @@ def test_sir_extreme_exponents_match_enumeration(alpha):
         for y in particles:
             want[y] += prob * w[y] / total
     np.testing.assert_allclose(sir_output_distribution(model, alpha, 3).probabilities, want, atol=1e-10, rtol=0)
+
+
+# -- EOS, proposals given as log-probs, truncated (top-k / top-p) proposals ---------------------------
+# Reference: completions enumerated directly (tests/bruteforce.py), π and every proposal multiplied
+# along a completion from the raw conditional tables only, SIR's law by enumerating all N-tuples.
+
+import bruteforce as bf  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from exact.samplers import log_proposal_joint, proposal_log_conditionals, truncated_proposal  # noqa: E402
+from exact.testing import strategies as st_exact  # noqa: E402
+
+
+def bf_truncate(probs, top_k=None, top_p=None):
+    """Top-k (ties with the k-th kept), then top-p (keep while the mass ranked before < top_p; ties by id)."""
+    p = list(probs)
+    if top_k is not None and top_k < len(p):
+        kth = sorted(p, reverse=True)[top_k - 1]
+        p = [v if v >= kth else 0.0 for v in p]
+        p = [v / math.fsum(p) for v in p]
+    if top_p is not None and top_p < 1.0:
+        kept, before = [0.0] * len(p), 0.0
+        for v in sorted(range(len(p)), key=lambda i: (-p[i], i)):
+            if before < top_p:
+                kept[v] = p[v]
+            before += p[v]
+        p = [v / math.fsum(kept) for v in kept]
+    return p
+
+
+def bf_proposal(tables, y, beta, top_k=None, top_p=None) -> float:
+    """``q(y) = Π_{t ≤ |y|} trunc(π(·|y_<t)^β / Σ)(y_t)`` along the completion only."""
+    prob = 1.0
+    for t in range(len(y)):
+        row = [math.exp(v) for v in tables[t][y[:t]]]
+        tempered = [v**beta for v in row]
+        prob *= bf_truncate([v / math.fsum(tempered) for v in tempered], top_k, top_p)[y[t]]
+    return prob
+
+
+def bf_sir_law(logp, sample_q, weight_q, alpha, N, horizon, eos, sizes):
+    """SIR's output law by enumerating every N-tuple of completions drawn from ``sample_q``."""
+    support = [y for y in logp if sample_q[y] > 0]
+    w = {y: math.exp(alpha * logp[y]) / weight_q[y] for y in support}
+    law = np.zeros(sizes)
+    for particles in itertools.product(support, repeat=N):
+        prob = math.prod(sample_q[y] for y in particles)
+        total = math.fsum(w[y] for y in particles)
+        for y in particles:
+            law[bf.padded(y, horizon, eos)] += prob * w[y] / total
+    return law
+
+
+def eos_model_and_tables(seed, sizes=(3, 3, 3), eos=2, concentration=0.7):
+    rng = np.random.default_rng(seed)
+    tables = [np.log(rng.dirichlet(np.full(sizes[t], concentration), size=sizes[:t])) for t in range(len(sizes))]
+    model = exact.TabularAR.from_conditionals(tables, eos_token_id=eos)
+    logp = bf.completion_log_probs(lambda u: tables[len(u)][u], sizes, eos)
+    return model, tables, logp
+
+
+@pytest.mark.parametrize("N, top_k, top_p, beta", [(2, 2, None, 2.0), (3, None, 0.7, 2.0), (3, 2, 0.8, 1.0), (2, None, None, 2.0)])
+def test_sir_with_truncated_proposal_matches_n_tuple_enumeration_on_eos_model(N, top_k, top_p, beta):
+    model, tables, logp = eos_model_and_tables(seed=20 + N)
+    alpha, sizes, eos, T = 2.0, model.vocab_sizes, 2, model.horizon
+    q = {y: bf_proposal(tables, y, beta, top_k, top_p) for y in logp}
+    want = bf_sir_law(logp, q, q, alpha, N, T, eos, sizes)
+    proposal = truncated_proposal(model, beta, top_k=top_k, top_p=top_p)
+    got = sir_output_distribution(model, alpha, N, proposal)
+    np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
+    # E[cost] = N E_q[|y|]: finished particles need no forward step
+    assert got.expected_cost == pytest.approx(N * math.fsum(q[y] * len(y) for y in logp), rel=1e-12)
+    log_q = log_proposal_joint(model, alpha, proposal)
+    for y in logp:
+        assert math.exp(log_q[bf.padded(y, T, eos)]) == pytest.approx(q[y], abs=1e-14)
+    if top_k is not None or top_p is not None:  # a truncated proposal misses part of π_α: SIR's law is not π_α
+        missed = [y for y in logp if q[y] == 0.0]
+        assert missed and all(got.probabilities[bf.padded(y, T, eos)] == 0.0 for y in missed)
+        assert distances_to_power(model, alpha, got.probabilities).tv > 0.01
+
+
+def test_sir_sampled_from_nucleus_but_weighted_with_untruncated_q_matches_enumeration():
+    # the public-code bug: sample with top_p = 0.7, weight with the untruncated temperature q
+    model, tables, logp = eos_model_and_tables(seed=31)
+    alpha, N, T, eos = 2.0, 3, model.horizon, 2
+    s = {y: bf_proposal(tables, y, alpha, None, 0.7) for y in logp}
+    q = {y: bf_proposal(tables, y, alpha) for y in logp}
+    want = bf_sir_law(logp, s, q, alpha, N, T, eos, model.vocab_sizes)
+    got = sir_output_distribution(model, alpha, N, truncated_proposal(model, alpha, top_p=0.7), weight_proposal="temperature")
+    np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
+
+
+@given(st_exact.eos_conditionals(max_vocab=3, max_horizon=3, zeros=False), st.sampled_from((1, 2, None)),
+       st.sampled_from((0.5, 0.9, None)), st.sampled_from((0.5, 2.0, 8.0)))
+def test_sir_truncated_law_property(conditionals, top_k, top_p, alpha):
+    tables, eos = conditionals
+    model = exact.TabularAR.from_conditionals(tables, eos_token_id=eos)
+    sizes, T = model.vocab_sizes, model.horizon
+    logp = bf.completion_log_probs(lambda u: tables[len(u)][u], sizes, eos)
+    q = {y: bf_proposal(tables, y, alpha, top_k, top_p) for y in logp}
+    want = bf_sir_law(logp, q, q, alpha, 2, T, eos, sizes)
+    got = sir_output_distribution(model, alpha, 2, truncated_proposal(model, alpha, top_k=top_k, top_p=top_p))
+    np.testing.assert_allclose(got.probabilities, want, atol=1e-9, rtol=0)
+
+
+def test_every_proposal_form_gives_the_same_law():
+    model, tables, logp = eos_model_and_tables(seed=40)
+    alpha = 3.0
+    named = sir_output_distribution(model, alpha, 3, "temperature").probabilities
+    dense = log_proposal_joint(model, alpha, "temperature")
+    per_step = list(proposal_log_conditionals(model, alpha, "temperature"))
+    for form in (dense, per_step, tuple(per_step)):
+        np.testing.assert_allclose(sir_output_distribution(model, alpha, 3, form).probabilities, named, atol=1e-13)
+    # a dense proposal with mass on non-states (a token after EOS) is read as the law of its completions
+    spread = np.exp(dense).copy()
+    spread[0, 2, 2] *= 0.5
+    spread[0, 2, 0] += spread[0, 2, 2]
+    with np.errstate(divide="ignore"):
+        log_spread = np.log(spread)
+    np.testing.assert_allclose(sir_output_distribution(model, alpha, 3, log_spread).probabilities, named, atol=1e-13)
+    # junk rows after EOS in per-step tables are ignored (the proposal is made absorbing)
+    junk = [np.array(t) for t in per_step]
+    junk[2][:, 2, :] = np.log([0.2, 0.3, 0.5])
+    np.testing.assert_allclose(sir_output_distribution(model, alpha, 3, junk).probabilities, named, atol=1e-13)
+    optimal = list(proposal_log_conditionals(model, alpha, "optimal"))
+    np.testing.assert_allclose(
+        sir_output_distribution(model, alpha, 3, optimal).probabilities, exact.power_joint(model, alpha), atol=1e-10
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sir_sample_with_truncated_proposal_matches_exact_law(weighted):
+    # n = 20 000 outputs, 3 particles, EOS model (15 completions); Pearson chi-square, p > 1e-3
+    model, _, _ = eos_model_and_tables(seed=50)
+    proposal = truncated_proposal(model, 2.0, top_p=0.8)
+    weight = "temperature" if weighted else None
+    law = sir_output_distribution(model, 2.0, 3, proposal, weight_proposal=weight).probabilities
+    draws = sir_sample(model, 2.0, 3, 20_000, np.random.default_rng(50), proposal, weight_proposal=weight)
+    assert chi_square_pvalue(draws, law) > 1e-3
+
+
+def test_power_smc_under_eos_never_resamples_once_every_particle_has_finished():
+    # V = 2, EOS = 1, T = 3: π(0) = π(EOS) = 1/2; π(0 | 0) = 0.4, π(EOS | 0) = 0.6; the third step is uniform.
+    # Base proposal, α = 3: a particle's weight after two steps is π(path)^2: EOS 1/4, (0, EOS) 0.09, (0, 0) 0.04
+    # (a finished particle gains 0).  Two particles, threshold 0.9: never at step 1 (equal weights), never after
+    # the last step; after step 2 the ESS fraction is 0.656 for {EOS, (0,0)}, 0.871 for {(0,EOS), (0,0)},
+    # 0.82 for {EOS, (0,EOS)} -- but there both particles have finished, and llm (decoding stopped) does not
+    # resample.  So P(one resampling) = 2(0.5)(0.2) + 2(0.3)(0.2) = 0.32 (it would be 0.62 with resampling).
+    p = np.zeros((2, 2, 2))
+    p[1, 1, 1] = 0.5
+    p[0, 1, 1] = 0.5 * 0.6
+    p[0, 0, :] = 0.5 * 0.4 * 0.5
+    model = exact.TabularAR.from_joint(p, eos_token_id=1)
+    R = 20_000
+    runs = power_smc(model, 3.0, 2, R, np.random.default_rng(60), ess_threshold=0.9, proposal="base")
+    assert runs.n_resampling.max() == 1
+    assert abs(runs.n_resampling.mean() - 0.32) < 5 * math.sqrt(0.32 * 0.68 / R)  # k = 5 standard errors
+    # finished particles need no forward step: without resampling the cost is Σ_i |y^i|
+    sis = power_smc(model, 3.0, 4, 2_000, np.random.default_rng(61), ess_threshold=0.0)
+    assert sis.token_evaluations == int(exact.completion_lengths(sis.particles.reshape(-1, 3), 1).sum())
+
+
+@pytest.mark.parametrize("proposal", ["temperature", "truncated"])
+def test_power_smc_evidence_is_unbiased_on_eos_model(proposal):
+    # E[Ẑ] = Σ_{y ∈ supp q} π(y)^α: Z_α for a covering proposal, less for a top-k proposal
+    model, tables, logp = eos_model_and_tables(seed=70, concentration=2.0)
+    alpha, R = 2.0, 40_000
+    q = "temperature" if proposal == "temperature" else truncated_proposal(model, alpha, top_k=2)
+    runs = power_smc(model, alpha, 3, R, np.random.default_rng(71), ess_threshold=1.0, proposal=q)
+    assert runs.n_resampling.mean() > 0.25  # the resampling path is exercised
+    covered = np.isfinite(log_proposal_joint(model, alpha, q))
+    target = np.where(covered, model.joint() ** alpha, 0.0)
+    ratio = np.exp(runs.log_evidence) / target.sum()
+    assert abs(ratio.mean() - 1) < 5 * ratio.std() / np.sqrt(R)  # R = 40 000, k = 5 standard errors
+    if proposal == "temperature":
+        assert target.sum() == pytest.approx(np.exp(exact.log_partition(model, alpha)), rel=1e-12)
+    else:
+        assert target.sum() < 0.99 * np.exp(exact.log_partition(model, alpha))
+
+
+def test_power_smc_optimal_proposal_outputs_pi_alpha():
+    model, _, _ = eos_model_and_tables(seed=80)
+    dist = exact.power_smc_output_distribution(model, 2.0, 3, 20_000, np.random.default_rng(80), 0.5, False, "optimal")
+    target = exact.power_joint(model, 2.0)
+    # R = 20 000 runs of 3 particles, k = 5 standard errors per cell; cells below 1e-4 may see no hit (se = 0)
+    assert np.all(np.abs(dist.probabilities - target) <= 5 * dist.standard_errors + 1e-4)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: truncated_proposal(m, 2.0, top_k=0), "top_k"),
+        (lambda m: truncated_proposal(m, 2.0, top_k=True), "top_k"),
+        (lambda m: truncated_proposal(m, 2.0, top_k=1.5), "top_k"),
+        (lambda m: truncated_proposal(m, 2.0, top_p=0.0), "top_p"),
+        (lambda m: truncated_proposal(m, 2.0, top_p=1.5), "top_p"),
+        (lambda m: truncated_proposal(m, 2.0, top_p=True), "top_p"),
+        (lambda m: truncated_proposal(m, 0.0), "beta"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, "greedy"), "unknown proposal"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.zeros((3, 3))), "shape"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.zeros((3, 3, 3))), "sum to 1"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.full((3, 3, 3), np.nan)), "NaN"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.log(np.full(3, 1 / 3))]), "need T = 3"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.zeros(3), np.zeros((3, 3)), np.zeros((3, 3, 3))]), "sums to"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.zeros(2)] * 3), "shape"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, {"a": 1}), "proposal must be"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, "base", weight_proposal=truncated_proposal(m, 1.0, top_k=1)), "weight proposal is 0"),
+    ],
+)
+def test_bad_proposals_are_clear_value_errors(call, message):
+    model, _, _ = eos_model_and_tables(seed=90)
+    with pytest.raises(ValueError, match=message):
+        call(model)
+
+
+def test_proposal_sampling_impossible_sequences_is_refused():
+    p = np.zeros((2, 2))
+    p[0, 0], p[1, 1] = 0.5, 0.5
+    model = exact.TabularAR.from_joint(p)
+    with pytest.raises(ValueError, match="undefined"):
+        sir_output_distribution(model, 2.0, 2, np.log(np.full((2, 2), 0.25)))
+
+
+def test_truncation_boundaries_pin_the_definitions():
+    # top-p keeps v iff the mass ranked before v is < top_p: at exactly 0.5 only the first token stays
+    log_p = np.log(np.array([[0.5, 0.3, 0.2], [0.2, 0.3, 0.5]]))
+    kept = np.isfinite(exact.truncate_log_probs(log_p, top_p=0.5))
+    np.testing.assert_array_equal(kept, [[True, False, False], [False, False, True]])
+    np.testing.assert_array_equal(np.isfinite(exact.truncate_log_probs(log_p, top_p=0.51)), [[1, 1, 0], [0, 1, 1]])
+    # top-k keeps ties with the k-th largest probability; k ≥ V and top_p = 1 keep everything
+    ties = np.log(np.array([0.4, 0.3, 0.3]))
+    np.testing.assert_allclose(exact.truncate_log_probs(ties, top_k=2), ties, atol=1e-15)
+    np.testing.assert_allclose(np.exp(exact.truncate_log_probs(ties, top_k=1)), [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(exact.truncate_log_probs(log_p, top_k=5, top_p=1.0), log_p, atol=1e-15)
+    assert np.all(exact.truncate_log_probs(np.full((2, 3), -np.inf), top_k=1, top_p=0.5) == -np.inf)

@@ -11,7 +11,7 @@ from scipy import stats
 
 import exact
 import exact.testing as kit
-from exact.goodness_of_fit import _pool
+from exact._goodness import _pool
 from sampler_zoo import InterfaceOnly
 
 
@@ -237,3 +237,69 @@ def test_the_kit_works_on_a_minimal_interface_model(model, alpha):
     kit.assert_autoregressive_factorization(minimal)
     engine = lambda m, prefix, a: exact.power_conditional(model, prefix, a)  # noqa: E731
     kit.assert_power_conditionals(minimal, alpha, candidate=engine)
+
+
+# -- draws made anywhere: variable-length completions, reproducibility, one name --------------
+def test_goodness_of_fit_has_one_home_and_one_name():
+    """``exact.goodness_of_fit`` is the function (no module of that name shadows it)."""
+    import importlib.util
+
+    import exact.samplers
+
+    assert callable(exact.goodness_of_fit) and exact.goodness_of_fit is kit.goodness_of_fit
+    assert exact.chi_square_pvalue is exact.samplers.chi_square_pvalue and exact.SamplerCheck is kit.SamplerCheck
+    assert importlib.util.find_spec("exact.goodness_of_fit") is None
+
+
+def test_draws_match_takes_variable_length_completions_under_eos():
+    model = exact.TabularAR.random(3, 3, seed=0, eos_token_id=2)  # EOS = 2, absorbing
+    target = kit.power_target(model, 2.0)
+    padded = exact.sample_power(model, 2.0, 2000, np.random.default_rng(0))
+    completions = exact.trim_completions(padded, 2)
+    assert {len(c) for c in completions} == {1, 2, 3}
+    as_lists = kit.assert_draws_match([list(c) for c in completions], target, eos_token_id=2)
+    as_array = kit.assert_draws_match(padded, target)
+    assert as_lists.statistic == as_array.statistic and as_lists.n == 2000
+    for bad, message in [([0, 1], "has 2 tokens"), ([2, 0, 2], "after its EOS"), ([0, 1, 0, 1], "has 4 tokens")]:
+        with pytest.raises(AssertionError, match=f"not a state of the model.*{message}"):
+            kit.assert_draws_match([list(c) for c in completions[:99]] + [bad], target, eos_token_id=2)
+    plain = exact.TabularAR.random(2, 2, seed=0)  # no EOS: sequences of exactly T tokens
+    kit.assert_draws_match([[0, 1], [1, 1], [0, 0], [1, 0]], plain.joint())
+    with pytest.raises(AssertionError, match="has 1 tokens"):
+        kit.assert_draws_match([[0, 1], [1]], plain.joint())
+
+
+def test_reproducibility_check_catches_unseeded_and_seed_ignoring_samplers():
+    """50 draws of a model whose largest sequence probability is below 0.4: two seeds give the same
+    batch with probability < 0.4^50 = 1e-20."""
+    model = exact.TabularAR.random(3, 3, seed=0, eos_token_id=2)
+    assert model.joint().max() < 0.4
+    kit.assert_reproducible(lambda seed: model.sample(50, np.random.default_rng(seed)))
+    kit.assert_reproducible(lambda seed: exact.trim_completions(model.sample(50, np.random.default_rng(seed)), 2))
+    with pytest.raises(AssertionError, match=r"sampler is not reproducible: two calls with seed 0 .* differ, e\.g\. draw"):
+        kit.assert_reproducible(lambda seed: model.sample(50, np.random.default_rng()))
+    with pytest.raises(AssertionError, match="my sampler ignores its seed: seeds 3 and 4 gave the same 50 draws"):
+        kit.assert_reproducible(lambda seed: model.sample(50, np.random.default_rng(7)), seeds=(3, 4), name="my sampler")
+    with pytest.raises(ValueError, match="seeds must differ"):
+        kit.assert_reproducible(lambda seed: model.sample(5, np.random.default_rng(seed)), seeds=(1, 1))
+
+
+def test_check_power_predicts_the_rejection_rate_of_the_check():
+    """The noncentral chi-square power agrees with the check's rejection rate over 600 simulated runs
+    (binomial 4-sigma band), at the null (power = alpha_level) and at a law the check catches half the time."""
+    rng = np.random.default_rng(7)
+    target = np.array([[0.30, 0.20, 0.10], [0.15, 0.15, 0.06], [0.02, 0.015, 0.005]])
+    tilt = np.array([[1.6, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    for law, expected_power in ((target, 0.01), (target * tilt / (target * tilt).sum(), None)):
+        predicted = kit.check_power(law, target, 400, 0.01)
+        if expected_power is not None:
+            assert predicted.power == pytest.approx(expected_power) and predicted.noncentrality == 0.0
+        cells = np.array(list(np.ndindex(*target.shape)))
+        runs = 600
+        rejected = sum(
+            kit.goodness_of_fit(cells[rng.choice(target.size, 400, p=law.reshape(-1))], target).p_value < 0.01
+            for _ in range(runs)
+        )
+        band = 4 * np.sqrt(predicted.power * (1 - predicted.power) / runs) + 0.01
+        assert abs(rejected / runs - predicted.power) < band, (rejected / runs, predicted)
+    assert 0.2 < kit.check_power(target * tilt / (target * tilt).sum(), target, 400).power < 0.9

@@ -9,11 +9,9 @@ Power over many seeds: ``measure_power.py`` (slow test at the bottom).
 
 import numpy as np
 import pytest
-from scipy import stats
 
 import exact
 import exact.testing as kit
-from exact.goodness_of_fit import _pool
 from sampler_zoo import (
     ALPHA,
     ALPHA_LEVEL,
@@ -37,16 +35,6 @@ def _exact_law(name, n_mcmc=N_MCMC):
     if name == "temperature":
         return temperature_law(SUFFIX_ENTROPY_JOINT, ALPHA)
     return mh_output_law(SUFFIX_ENTROPY_JOINT, ALPHA, n_mcmc, name, TOP_K)
-
-
-def _chi2_divergence(p, q):
-    """``Σ (p - q)² / q`` over the cells the check uses (pooled as at n = N_DRAWS)."""
-    p, q = p.reshape(-1), q.reshape(-1)
-    support = np.flatnonzero(q > 0)
-    labels = _pool(N_DRAWS * q[support], kit.MIN_EXPECTED)
-    _, inverse = np.unique(labels, return_inverse=True)
-    pb, qb = np.bincount(inverse, weights=p[support]), np.bincount(inverse, weights=q[support])
-    return float(((pb - qb) ** 2 / qb).sum()), int(qb.size - 1)
 
 
 # -- the exact analysis is right --------------------------------------------------------------
@@ -77,17 +65,14 @@ def test_kernels_are_stochastic_and_only_the_correct_one_keeps_the_power_distrib
 def test_mcmc_error_of_the_correct_sampler_is_far_below_the_check_resolution():
     """``n · χ²(law ‖ π_α)`` is the chi-square noncentrality the MCMC bias adds: ≈ 2e-3 ≪ 1."""
     target = kit.power_target(suffix_entropy_toy(), ALPHA)
-    noncentrality = N_DRAWS * _chi2_divergence(_exact_law("correct"), target)[0]
-    assert noncentrality < 0.01
+    assert kit.check_power(_exact_law("correct"), target, N_DRAWS).noncentrality < 0.01
 
 
 @pytest.mark.parametrize("name", BROKEN)
 def test_broken_samplers_are_far_from_the_power_distribution(name):
     """Predicted power (noncentral chi-square) of the documented check is ≥ 0.999 for each bug."""
     target = kit.power_target(suffix_entropy_toy(), ALPHA)
-    divergence, dof = _chi2_divergence(_exact_law(name), target)
-    critical = stats.chi2.isf(ALPHA_LEVEL, dof)
-    assert stats.ncx2.sf(critical, dof, N_DRAWS * divergence) >= 0.999
+    assert kit.check_power(_exact_law(name), target, N_DRAWS, ALPHA_LEVEL).power >= 0.999
 
 
 # -- the zoo samplers draw their exact laws -------------------------------------------------

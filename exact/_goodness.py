@@ -1,7 +1,10 @@
 """Goodness of fit of sampled sequences against an exact law: Pearson chi-square or G-test.
 
-The one test every sampler check in this repository uses (``exact.testing``'s
-``assert_sampler_matches``, the ``exact.samplers`` and ``llm`` sampler tests):
+Public as ``exact.goodness_of_fit``, ``exact.chi_square_pvalue`` and
+``exact.SamplerCheck`` (also re-exported by ``exact.testing``); this private
+module is their one home.  The one test every sampler check in this repository
+uses (``exact.testing``'s ``assert_sampler_matches`` and ``assert_draws_match``,
+the ``exact.samplers`` and ``llm`` sampler tests):
 cells are the sequences of positive target probability; cells whose expected
 count ``n · target`` is below ``min_expected`` are pooled so that the
 chi-square approximation holds; any draw of a probability-0 sequence fails
@@ -15,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["MIN_EXPECTED", "SamplerCheck", "chi_square_pvalue", "goodness_of_fit"]
+__all__ = ["MIN_EXPECTED", "CheckPower", "SamplerCheck", "check_power", "chi_square_pvalue", "goodness_of_fit"]
 
 #: Cells with expected count below this are pooled, so the chi-square approximation holds.
 MIN_EXPECTED = 5.0
@@ -104,3 +107,39 @@ def goodness_of_fit(
 def chi_square_pvalue(sequences: np.ndarray, probabilities: np.ndarray, min_expected: float = MIN_EXPECTED) -> float:
     """The Pearson chi-square p-value of :func:`goodness_of_fit` (0 when a probability-0 sequence was drawn)."""
     return goodness_of_fit(sequences, probabilities, "pearson", min_expected).p_value
+
+
+class CheckPower(NamedTuple):
+    """How likely the Pearson check is to reject draws from a given law (:func:`check_power`)."""
+
+    noncentrality: float
+    """``n · Σ_cells (law - target)² / target`` over the pooled cells the check uses at ``n`` draws."""
+    dof: int
+    """The check's degrees of freedom at ``n`` draws."""
+    power: float
+    """``P(χ²_dof(noncentrality) ≥ χ²_dof quantile at 1 - alpha_level)``: the rejection probability."""
+
+
+def check_power(
+    law: np.ndarray, target: np.ndarray, n: int, alpha_level: float = 0.01, min_expected: float = MIN_EXPECTED
+) -> CheckPower:
+    """Power of the chi-square check of ``n`` draws from ``law`` against ``target`` (noncentral χ² approximation).
+
+    The cells are pooled exactly as :func:`goodness_of_fit` pools them at ``n`` draws.  With
+    ``law == target`` the power is ``alpha_level`` (the false-alarm rate); a ``law`` with mass
+    where ``target`` has none is rejected as soon as it is drawn, so such mass is not counted here.
+    """
+    from scipy import stats
+
+    p, q = np.asarray(law, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1)
+    if p.shape != q.shape:
+        raise ValueError(f"law and target must have the same shape, got {np.shape(law)} and {np.shape(target)}")
+    support = np.flatnonzero(q > 0)
+    _, cell = np.unique(_pool(n * q[support], min_expected), return_inverse=True)
+    law_cells, target_cells = np.bincount(cell, weights=p[support]), np.bincount(cell, weights=q[support])
+    noncentrality = float(n * ((law_cells - target_cells) ** 2 / target_cells).sum())
+    dof = int(target_cells.size - 1)
+    if dof < 1:
+        return CheckPower(noncentrality, dof, 0.0)
+    power = float(stats.ncx2.sf(stats.chi2.isf(alpha_level, dof), dof, noncentrality)) if noncentrality > 0 else alpha_level
+    return CheckPower(noncentrality, dof, power)
