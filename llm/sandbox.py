@@ -161,15 +161,27 @@ class Sandboxed:
         return SandboxResult(returncode, stdout, timed_out)
 
     def kill(self) -> None:
-        """SIGKILL the sandbox's pid 1 (the kernel then kills its whole pid namespace) and bwrap; reap bwrap."""
-        for pid in (self.child_pid, self._process.pid):
-            if pid is None:
-                continue
+        """SIGKILL the sandbox's pid 1 and wait until bwrap has seen it die, then reap bwrap.
+
+        The kernel kills every process of a pid namespace when its pid 1 dies and
+        reports pid 1's death only after they are all gone, so once bwrap has
+        exited nothing of the sandbox is left.
+        """
+        if self._process.poll() is None and self.child_pid is not None:
+            _signal(self.child_pid)
             try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
+                self._process.wait(_START_TIMEOUT)
+            except subprocess.TimeoutExpired:  # pragma: no cover - bwrap itself stuck
                 pass
+        _signal(self._process.pid)
         self._process.wait()
+
+
+def _signal(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @contextmanager
