@@ -162,3 +162,15 @@ def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
     assert row.r_self_sd == pytest.approx(np.std(r_self.mean(axis=0), ddof=1), abs=1e-12)
     assert row.bon_r_self == pytest.approx(r_self.max(axis=1).mean(), abs=1e-12)
     assert row.bon_r_star == pytest.approx(r_star[np.arange(4), r_self.argmax(axis=1)].mean(), abs=1e-12)
+
+
+def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
+    from atomic_output import OutputLocked, exclusive_lock
+    from llm.experiments_cli import main
+
+    out = tmp_path / "rows.csv"
+    with exclusive_lock(out):
+        with pytest.raises(OutputLocked, match="another process"):
+            main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard", "--n", "1", "--seeds", "1",
+                  "--out", str(out)])
+    assert not out.exists()
