@@ -9,6 +9,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: figure test install all-figures bench clean
 
 $(STAMP): pyproject.toml Makefile
+	# the HumanEval sandbox (llm/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
+	command -v bwrap >/dev/null || (apt-get update && apt-get install -y bubblewrap)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# CPU torch first (a local wheel here; never the multi-GB CUDA build by accident)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q torch

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = entry.load()
             files, headline, _ = registry.render(module, args.seed, args.format, options)
-            paths = registry.write_outputs(args.out, files)
+            paths = registry.write_outputs(args.out, files, registry.normalize(entry.figure_id))
         except Exception:  # one broken figure must not stop the others; its old outputs stay as they were
             registry.progress(f"[{entry.figure_id}] FAILED:\n{traceback.format_exc()}")
             failed.append(entry.figure_id)

@@ -1,4 +1,4 @@
-"""Find figure modules, match user-typed IDs, and write a figure's outputs atomically.
+"""Find figure modules, match user-typed IDs, and publish a figure's outputs as one set.
 
 See the package docstring (:mod:`figures`) for the module contract.
 """
@@ -16,13 +16,14 @@ import os
 import pkgutil
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+
+from atomic_output import exclusive_lock, publish_together, write_atomic  # noqa: F401  (write_atomic: re-exported)
 
 PACKAGE = "figures"
 REQUIRED = ("FIGURE_ID", "CAPTION", "compute", "plot", "tables", "summary", "headline")
@@ -171,39 +172,6 @@ def _cell(value: Any) -> Any:
     return repr(value) if isinstance(value, float) else value
 
 
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file beside ``path``, then ``os.replace`` it in.
-
-    An existing ``path`` is only ever replaced by a complete new file; on failure the
-    temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, _file_mode(path))  # mkstemp makes 0600; give the usual permissions
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The existing file's permissions, else what ``open()`` would give (``0o666`` minus the umask)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def render(module: ModuleType, seed: int, formats: Iterable[str], options: Mapping[str, Any]) -> tuple[dict[str, bytes], str, dict]:
     """Compute and draw one figure in memory: ``({file name: bytes}, headline, summary)``.
 
@@ -219,7 +187,8 @@ def render(module: ModuleType, seed: int, formats: Iterable[str], options: Mappi
         try:
             for fmt in formats:
                 buffer = io.BytesIO()
-                figure.savefig(buffer, format=fmt, metadata=_metadata(fmt))
+                with plt.rc_context({"svg.hashsalt": f"paper_repro-{stem}"}):  # SVG ids from a fixed salt, not random
+                    figure.savefig(buffer, format=fmt, metadata=_metadata(fmt))
                 files[f"{stem}.{fmt}"] = buffer.getvalue()
         finally:
             plt.close(figure)
@@ -237,23 +206,32 @@ def render(module: ModuleType, seed: int, formats: Iterable[str], options: Mappi
 
 
 def _metadata(fmt: str) -> dict:
-    # fixed metadata so re-running with the same seed gives byte-identical PDFs where the backend allows
+    # fixed metadata so re-running with the same seed gives byte-identical PDFs and SVGs (no embedded date)
     if fmt == "pdf":
         return {"CreationDate": None, "Creator": "paper_repro.py"}
     if fmt == "png":
         return {"Software": "paper_repro.py"}
+    if fmt == "svg":
+        return {"Date": None, "Creator": "paper_repro.py"}
     return {}
 
 
-def write_outputs(out_dir: Path, files: Mapping[str, bytes]) -> list[Path]:
-    """Write every rendered file atomically into ``out_dir`` (created if needed)."""
+def write_outputs(out_dir: Path, files: Mapping[str, bytes], stem: str) -> list[Path]:
+    """Publish figure ``stem``'s files into ``out_dir`` as one set (:func:`atomic_output.publish_together`).
+
+    A second process writing the same figure into the same folder meanwhile
+    fails at once (``atomic_output.OutputLocked``); a kill leaves the whole old
+    or (after the next start) the whole new set, never a mix.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, payload in files.items():
-        write_atomic(out_dir / name, payload)
-        paths.append(out_dir / name)
-    return paths
+    with exclusive_lock(out_dir / stem):
+        for pattern in (f".{stem}.*.tmp", f".{stem}_*.tmp"):  # per-file temporaries of older versions
+            for leftover in out_dir.glob(pattern):
+                leftover.unlink()
+        with publish_together(out_dir, stem) as staging:
+            for name, payload in files.items():
+                (staging / name).write_bytes(payload)
+    return [out_dir / name for name in files]
 
 
 def progress(message: str) -> None:

@@ -30,6 +30,8 @@ from typing import NamedTuple, Sequence
 
 import torch
 
+from atomic_output import exclusive_lock, publish_together
+
 from .teacher import read_records
 
 __all__ = [
@@ -172,23 +174,51 @@ def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: Di
     """Train a LoRA student on teacher records (a JSONL path or a list) and save it to ``out``.
 
     ``base`` is an :class:`llm.HFModel` (its network is copied, never modified).
+    ``out`` is published as a whole (:func:`atomic_output.publish_together`):
+    adapter, curve and config appear together, replacing any old ``out``
+    folder entirely, and a kill leaves the old folder or (after the next
+    start) the new one, never new weights next to an old config.  A second
+    run writing the same ``out`` meanwhile fails at once.
     """
     from peft import LoraConfig, get_peft_model
-    from transformers import PrinterCallback, Trainer, TrainingArguments
-    from transformers.utils import logging as hf_logging
 
     records = read_records(data) if isinstance(data, (str, Path)) else list(data)
     examples = build_examples(records, config.max_length)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    network = trainable_copy(base.model)
-    network.train()
-    lora = LoraConfig(
-        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, bias="none",
-        task_type="CAUSAL_LM", target_modules=_targets(network),
-    )
-    student = get_peft_model(network, lora)
+    with exclusive_lock(out):
+        torch.manual_seed(config.seed)
+        network = trainable_copy(base.model)
+        network.train()
+        lora = LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout, bias="none",
+            task_type="CAUSAL_LM", target_modules=_targets(network),
+        )
+        student = get_peft_model(network, lora)
+        history = _train(student, examples, base.pad_token_id, config)
+        curve = [
+            {"step": int(entry["step"]), "epoch": float(entry.get("epoch", math.nan)), "loss": float(entry["loss"]),
+             "learning_rate": float(entry.get("learning_rate", math.nan))}
+            for entry in history
+            if "loss" in entry
+        ]
+        student.eval()
+        with publish_together(out.parent, out.name) as staging:
+            folder = staging / out.name
+            student.save_pretrained(folder)
+            (folder / "training_curve.json").write_text(json.dumps(curve, indent=1) + "\n")
+            (folder / "distill_config.json").write_text(
+                json.dumps({**asdict(config), "base": getattr(base, "name", None), "examples": len(examples)}, indent=1)
+                + "\n"
+            )
+    final = curve[-1]["loss"] if curve else math.nan
+    return DistillResult(curve, final, student, out)
+
+
+def _train(student, examples, pad_token_id: int, config: DistillConfig) -> list[dict]:
+    """Run ``transformers.Trainer`` on ``student`` (in place); its log history."""
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
@@ -213,25 +243,12 @@ def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: Di
                 remove_unused_columns=False,
                 disable_tqdm=True,
             )
-            trainer = Trainer(model=student, args=arguments, train_dataset=examples, data_collator=_Collator(base.pad_token_id))
+            trainer = Trainer(model=student, args=arguments, train_dataset=examples, data_collator=_Collator(pad_token_id))
             trainer.remove_callback(PrinterCallback)  # the curve goes to training_curve.json, not stdout
             trainer.train()
     finally:
         hf_logging.set_verbosity(verbosity)
-    curve = [
-        {"step": int(entry["step"]), "epoch": float(entry.get("epoch", math.nan)), "loss": float(entry["loss"]),
-         "learning_rate": float(entry.get("learning_rate", math.nan))}
-        for entry in trainer.state.log_history
-        if "loss" in entry
-    ]
-    student.eval()
-    student.save_pretrained(out)
-    (out / "training_curve.json").write_text(json.dumps(curve, indent=1) + "\n")
-    (out / "distill_config.json").write_text(
-        json.dumps({**asdict(config), "base": getattr(base, "name", None), "examples": len(examples)}, indent=1) + "\n"
-    )
-    final = curve[-1]["loss"] if curve else math.nan
-    return DistillResult(curve, final, student, out)
+    return trainer.state.log_history
 
 
 def load_student(adapter_dir: str | Path, base=None):

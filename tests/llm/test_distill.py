@@ -69,3 +69,18 @@ def test_distill_lowers_the_loss_saves_adapter_and_curve_and_reloads(tiny, tmp_p
         logits = result.model(input_ids=ids).logits[0, 2:-1]
         reference = torch.log_softmax(logits.double(), -1).gather(-1, ids[0, 3:, None]).squeeze(-1)
     torch.testing.assert_close(after, reference, atol=1e-4, rtol=0)
+
+
+def test_a_rerun_replaces_the_whole_adapter_folder_and_a_concurrent_one_is_refused(tiny, tmp_path):
+    from atomic_output import OutputLocked, exclusive_lock
+
+    out = tmp_path / "student"
+    distill(RECORDS, out, tiny, DistillConfig(epochs=1, grad_accum=1))
+    (out / "stale.txt").write_text("from an older run")
+    distill(RECORDS, out, tiny, DistillConfig(epochs=2, grad_accum=1))
+    assert json.loads((out / "distill_config.json").read_text())["epochs"] == 2
+    assert not (out / "stale.txt").exists()  # the folder is one set: nothing of the old one is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student"]  # no staging or lock left
+    with exclusive_lock(out):  # another distill run writing the same folder
+        with pytest.raises(OutputLocked, match="another process"):
+            distill(RECORDS, out, tiny, DistillConfig(epochs=1, grad_accum=1))

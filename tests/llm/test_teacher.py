@@ -107,6 +107,40 @@ def test_corrupt_middle_line_and_other_settings_are_refused(tmp_path):
         read_records(out)
 
 
+def test_two_writers_on_one_file_the_second_is_refused_at_once(tmp_path):
+    out = tmp_path / "t.jsonl"
+    first = subprocess.Popen([sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)], cwd=ROOT)
+    try:
+        while not (out.exists() and out.read_bytes().count(b"\n") >= 1):  # the first run is writing
+            assert first.poll() is None, "the first writer ended before the test could race it"
+            time.sleep(0.05)
+        start = time.monotonic()
+        second = subprocess.run([sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)], cwd=ROOT,
+                                capture_output=True, text=True)
+        assert second.returncode != 0 and "being written by another process" in second.stderr
+        assert time.monotonic() - start < 30  # at once: the interpreter start, not a run of n = 400
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    ids = [record["id"] for record in read_records(out)]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("damage, message", [("duplicate", r"t\.jsonl:4: duplicate id .* \(first at line 2\)"),
+                                             ("foreign", r"t\.jsonl:2: id 'elsewhere-7' is not one of this run's 3")])
+def test_resume_reports_duplicate_and_foreign_ids_with_file_and_line(tmp_path, damage, message):
+    out = tmp_path / "t.jsonl"
+    config = SamplerConfig("standard")
+    generate_teacher(_toy(), ToyTask(), out, 3, config, model_name=SPEC)
+    lines = out.read_bytes().splitlines(keepends=True)
+    if damage == "duplicate":
+        out.write_bytes(lines[0] + lines[1] + lines[2] + lines[1])
+    else:
+        out.write_bytes(lines[0] + json.dumps({**json.loads(lines[1]), "id": "elsewhere-7"}).encode() + b"\n")
+    with pytest.raises(ValueError, match=message):
+        generate_teacher(_toy(), ToyTask(), out, 3, config, model_name=SPEC)
+
+
 def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
     from llm.evaluate import evaluate
     from llm.experiments_cli import main
@@ -128,3 +162,15 @@ def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
     assert row.r_self_sd == pytest.approx(np.std(r_self.mean(axis=0), ddof=1), abs=1e-12)
     assert row.bon_r_self == pytest.approx(r_self.max(axis=1).mean(), abs=1e-12)
     assert row.bon_r_star == pytest.approx(r_star[np.arange(4), r_self.argmax(axis=1)].mean(), abs=1e-12)
+
+
+def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
+    from atomic_output import OutputLocked, exclusive_lock
+    from llm.experiments_cli import main
+
+    out = tmp_path / "rows.csv"
+    with exclusive_lock(out):
+        with pytest.raises(OutputLocked, match="another process"):
+            main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard", "--n", "1", "--seeds", "1",
+                  "--out", str(out)])
+    assert not out.exists()
