@@ -43,7 +43,7 @@ $(DOCS_STAMP): pyproject.toml Makefile
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(DOCS_VENV)/bin/mkdocs build --strict
+	DISABLE_MKDOCS_2_WARNING=true $(DOCS_VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) $(DOCS_VENV) out site
