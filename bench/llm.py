@@ -85,8 +85,9 @@ def main(argv: list[str]) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    import llm
+    from exact.llm_guard import import_llm
 
+    llm = import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours
     start = time.perf_counter()
     lm = llm.HFModel()
     prompt = lm.encode(PROMPT)

@@ -5,6 +5,8 @@ numpy/scipy only; float64 and log-space throughout.  Paper:
 (arXiv 2605.04542).  Each concept lives in its own module and is re-exported here.
 """
 
+from ._version import __version__  # noqa: F401  (semantic versioning: see CHANGELOG.md)
+
 from ._logspace import check_alpha, log_normalize, logsumexp
 from ._memory import max_bytes, memory_limit, set_max_bytes
 from .models import AutoregressiveModel, MarkovAR, TabularAR

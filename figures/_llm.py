@@ -57,8 +57,9 @@ def base_model(path: str | None = None):
     if key not in _CACHE:
         import torch
 
-        import llm
+        from exact.llm_guard import import_llm
 
+        llm = import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours
         if os.environ.get("LLM_THREADS"):
             torch.set_num_threads(int(os.environ["LLM_THREADS"]))
         _CACHE[key] = llm.HFModel(path, device=os.environ.get("LLM_DEVICE", "cpu"))

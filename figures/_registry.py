@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from atomic_output import exclusive_lock, publish_together, write_atomic  # noqa: F401  (write_atomic: re-exported)
+from exact._atomic_output import exclusive_lock, publish_together, write_atomic  # noqa: F401  (write_atomic: re-exported)
 
 PACKAGE = "figures"
 REQUIRED = ("FIGURE_ID", "CAPTION", "compute", "plot", "tables", "summary", "headline")
@@ -217,10 +217,10 @@ def _metadata(fmt: str) -> dict:
 
 
 def write_outputs(out_dir: Path, files: Mapping[str, bytes], stem: str) -> list[Path]:
-    """Publish figure ``stem``'s files into ``out_dir`` as one set (:func:`atomic_output.publish_together`).
+    """Publish figure ``stem``'s files into ``out_dir`` as one set (:func:`exact._atomic_output.publish_together`).
 
     A second process writing the same figure into the same folder meanwhile
-    fails at once (``atomic_output.OutputLocked``); a kill leaves the whole old
+    fails at once (``exact._atomic_output.OutputLocked``); a kill leaves the whole old
     or (after the next start) the whole new set, never a mix.
     """
     out_dir = Path(out_dir)

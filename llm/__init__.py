@@ -12,6 +12,11 @@
 ``HFModel`` imports ``transformers`` lazily, so ``import llm`` stays light.
 """
 
+# PyPI's unrelated `llm` package has the same import name; this marker tells ours apart
+# (exact.llm_guard.import_llm checks it before importing).
+__distribution__ = "power-distribution-toolkit"
+from exact._version import __version__  # noqa: E402,F401
+
 from .audit import TinyLM, hf_sampler_draws, llm_sampler_draws, tiny_causal_lm  # noqa: F401
 from .enumerate import enumerate_exact  # noqa: F401
 from .estimators import *  # noqa: F401,F403

@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from atomic_output import exclusive_lock, publish_together
+from exact._atomic_output import exclusive_lock, publish_together
 
 from .teacher import read_records
 
@@ -174,7 +174,7 @@ def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: Di
     """Train a LoRA student on teacher records (a JSONL path or a list) and save it to ``out``.
 
     ``base`` is an :class:`llm.HFModel` (its network is copied, never modified).
-    ``out`` is published as a whole (:func:`atomic_output.publish_together`):
+    ``out`` is published as a whole (:func:`exact._atomic_output.publish_together`):
     adapter, curve and config appear together, replacing any old ``out``
     folder entirely, and a kill leaves the old folder or (after the next
     start) the new one, never new weights next to an old config.  A second

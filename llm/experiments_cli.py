@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from atomic_output import exclusive_lock, write_atomic
+from exact._atomic_output import exclusive_lock, write_atomic
 
 __all__ = ["build_parser", "load_model", "main", "register"]
 

@@ -14,7 +14,7 @@ uninterrupted one: nothing lost, duplicated or truncated.  A file written with
 different settings (method, α, model, ...) is refused rather than mixed, and so
 is one with a repeated ``id`` or an ``id`` that is not among this run's prompts
 (the error names file and line).  One writer at a time: while a run holds
-``out`` (:func:`atomic_output.exclusive_lock`), a second one fails at once.
+``out`` (:func:`exact._atomic_output.exclusive_lock`), a second one fails at once.
 
 Record fields: ``id``, ``prompt`` (text), ``prompt_tokens``, ``completion``
 (text), ``tokens`` (completion ids, EOS included), ``method``, ``alpha``,
@@ -34,7 +34,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from atomic_output import exclusive_lock
+from exact._atomic_output import exclusive_lock
 
 from .samplers import Completions, sample_best_of_n, sample_power_inf, sample_power_mh, sample_standard, sample_temperature
 from .tasks import Problem, Task

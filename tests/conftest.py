@@ -33,7 +33,8 @@ def real_model():
     """
     import torch
 
-    import llm
+    from exact.llm_guard import import_llm
 
+    llm = import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours
     torch.set_num_threads(int(os.environ.get("LLM_TEST_THREADS", "1")))
     return llm.HFModel()

@@ -184,7 +184,7 @@ def test_svg_and_pdf_are_byte_reproducible():
 
 
 def test_a_second_writer_of_the_same_figure_is_refused(tmp_path):
-    from atomic_output import OutputLocked, exclusive_lock
+    from exact._atomic_output import OutputLocked, exclusive_lock
 
     files, _, _ = registry.render(tiny_figure_module(), seed=1, formats=["png"], options={})
     with exclusive_lock(tmp_path / "fake1"):  # what a running paper_repro.py holds while it publishes fake1

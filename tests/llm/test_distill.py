@@ -72,7 +72,7 @@ def test_distill_lowers_the_loss_saves_adapter_and_curve_and_reloads(tiny, tmp_p
 
 
 def test_a_rerun_replaces_the_whole_adapter_folder_and_a_concurrent_one_is_refused(tiny, tmp_path):
-    from atomic_output import OutputLocked, exclusive_lock
+    from exact._atomic_output import OutputLocked, exclusive_lock
 
     out = tmp_path / "student"
     distill(RECORDS, out, tiny, DistillConfig(epochs=1, grad_accum=1))

@@ -165,7 +165,7 @@ def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
 
 
 def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
-    from atomic_output import OutputLocked, exclusive_lock
+    from exact._atomic_output import OutputLocked, exclusive_lock
     from llm.experiments_cli import main
 
     out = tmp_path / "rows.csv"

@@ -2,7 +2,9 @@
 
 Standard library only (``fcntl``, ``os.replace``), shared by ``llm`` (teacher,
 evaluation, distillation outputs) and ``figures`` (a figure's image, CSV and
-JSON files), so that neither has to import the other.
+JSON files), so that neither has to import the other; a private module of
+``exact`` because that is the installed package both already import, and the
+lightest one (it is not part of the exact theory's API).
 
 * :func:`exclusive_lock`: an ``fcntl.flock`` on a hidden lock file next to the
   output (``.NAME.lock``, there only while held); a second writer of the same

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import atomic_output
-from atomic_output import OutputLocked, exclusive_lock, publish_together, recover
+import exact._atomic_output as atomic_output
+from exact._atomic_output import OutputLocked, exclusive_lock, publish_together, recover
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def hold_lock_in_subprocess(path: Path) -> subprocess.Popen:
-    code = f"import sys, time, atomic_output\nwith atomic_output.exclusive_lock({str(path)!r}):\n    print('locked', flush=True)\n    time.sleep(60)\n"
+    code = f"import sys, time\nfrom exact._atomic_output import exclusive_lock\nwith exclusive_lock({str(path)!r}):\n    print('locked', flush=True)\n    time.sleep(60)\n"
     holder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     return holder
@@ -89,7 +89,7 @@ WRITER = """
 import sys, itertools
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from tests.atomic_output.test_atomic_output import write_set
+from tests.test_atomic_output import write_set
 for version in itertools.cycle(range(2, 10)):
     write_set(Path({directory!r}), "fig", version, {as_directory})
     if version == 2:
