@@ -25,6 +25,7 @@ import pytest
 import torch
 
 import bruteforce as bf
+from reference_law import pooled_check
 import exact
 import llm
 from exact.samplers import chi_square_pvalue, power_smc, smc_output_distribution
@@ -65,24 +66,6 @@ def llm_runs(eos_toy):
 @pytest.fixture(scope="module")
 def exact_runs(eos_toy):
     return power_smc(eos_toy, ALPHA, N_PARTICLES, R_EXACT, np.random.default_rng(14), ess_threshold=ESS_THRESHOLD)
-
-
-def pooled_check(draws: np.ndarray, reference: np.ndarray, standard_errors: np.ndarray, n: int, floor: float = 1e-3):
-    """Chi-square p-value of category draws against a Monte Carlo reference law, and the reference's noise share.
-
-    Categories whose reference mass is below ``floor`` (some may have no hit in the
-    simulation) are pooled into one.  The reference error inflates the Pearson
-    statistic by about ``n Σ_c se_c² / p_c``; the second value is that inflation
-    divided by the degrees of freedom (the statistic's mean under the null).
-    """
-    rare = reference < floor
-    labels = np.where(rare, reference.size, np.arange(reference.size))
-    bins, index = np.unique(labels, return_inverse=True)
-    probs = np.bincount(index, weights=reference, minlength=bins.size)
-    variances = np.bincount(index, weights=standard_errors**2, minlength=bins.size)
-    probs = probs / probs.sum()
-    share = n * float(np.sum(variances[probs > 0] / probs[probs > 0])) / max(bins.size - 1, 1)
-    return chi_square_pvalue(index[draws][:, None], probs), share
 
 
 def test_llm_power_smc_matches_exact_smc_law_on_eos_toy(eos_toy, llm_runs, exact_runs):
