@@ -17,8 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, log_normalize, logsumexp
+from ._logspace import log_normalize, logsumexp
 from ._memory import check_allocation
+from ._validate import check_alpha, check_count, check_rng
 from .models import AutoregressiveModel, MarkovAR, _sample_from_levels
 
 
@@ -185,10 +186,9 @@ def sample_power(model: AutoregressiveModel, alpha: float, n: int, rng: np.rando
 
 def _sample_power_markov(model: MarkovAR, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """Ancestral sampling from ``π_α`` of a Markov chain: ``π_pow,α(s | y_<t) ∝ P[y_{t-1}, s]^α e^{β_{T-t}(s)}``."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    n = check_count(n, "n", minimum=0)
+    rng = check_rng(rng)
+    check_allocation((n, max(model.horizon, model.vocab_sizes[0])), "the sampled sequences")
     beta = model.log_suffix_masses(alpha)  # (T, V): β_k
     horizon = model.horizon
     scaled_transition = alpha * model.log_transition

@@ -14,8 +14,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, logsumexp
+from ._logspace import logsumexp
 from ._memory import check_allocation
+from ._validate import check_alpha, real_array
 from .models import AutoregressiveModel, TabularAR
 from .power import log_power_conditional, log_temp_conditional
 
@@ -33,7 +34,7 @@ def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
     ``0/0`` cancellation of ``log Σ p^α / (1 - α)`` near ``α = 1``.
     """
     alpha = check_alpha(alpha, allow_inf=True)
-    logp = np.asarray(log_p, dtype=np.float64).reshape(-1)
+    logp = real_array(log_p, "log_p").reshape(-1)
     if logp.size == 0 or np.any(np.isnan(logp)) or np.any(logp == np.inf):
         raise ValueError("log_p must be a non-empty array of log-probabilities (no NaN, no +inf)")
     log_total = float(logsumexp(logp))
@@ -54,7 +55,7 @@ def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
 
 def renyi_entropy(p: np.ndarray, alpha: float) -> float:
     """Rényi entropy ``H_α(p) = log(Σ_z p(z)^α) / (1 - α)`` in nats (Prop. 1); ``α = 1`` Shannon, ``α = ∞`` min-entropy."""
-    arr = np.asarray(p, dtype=np.float64)
+    arr = real_array(p, "p")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError("p must be a non-negative, finite probability array")
     with np.errstate(divide="ignore"):
