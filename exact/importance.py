@@ -20,7 +20,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ._logspace import log_normalize, logsumexp
-from ._validate import check_alpha, check_axis, check_count, check_log_weights, check_rng, real_array
+from ._validate import check_alpha, check_axis, check_count, check_log_weights, check_model, check_rng, real_array
 from ._memory import check_allocation
 from .models import AutoregressiveModel
 from .power import log_power_conditional, log_temp_conditional
@@ -50,6 +50,7 @@ def log_proposal(
     ``"optimal"``: the power conditional (Eq. 10); ``"base"``: ``π(· | y_<t)``;
     ``"temperature"``: ``π_temp,α`` (Eq. 5); ``"uniform"``: ``1/V_t``.
     """
+    check_model(model)
     if isinstance(proposal, str):
         if proposal == "optimal":
             return log_power_conditional(model, prefix, alpha)
@@ -98,6 +99,7 @@ def incremental_weight_stats(
     ``proposal`` is ``"optimal"`` (Eq. 10, variance 0 by Prop. 2), ``"base"``,
     ``"temperature"``, ``"uniform"`` or any probability vector over ``V_t`` tokens.
     """
+    check_model(model)
     alpha = check_alpha(alpha)
     log_f = log_power_conditional(model, prefix, alpha)
     return weight_stats_from_logs(log_f, log_proposal(model, prefix, alpha, proposal))
@@ -129,6 +131,7 @@ def sampled_ess_fraction(
     Returns one value per replicate (shape ``(n_replicates,)``); as ``N`` grows it
     concentrates on :func:`incremental_weight_stats`'s ``ess_fraction``.
     """
+    check_model(model)
     alpha = check_alpha(alpha)
     n_particles = check_count(n_particles, "n_particles")
     n_replicates = check_count(n_replicates, "n_replicates")
