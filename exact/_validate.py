@@ -216,6 +216,19 @@ def check_log_weights(log_weights: object, name: str = "log weights") -> np.ndar
     return arr
 
 
+def check_log_probability_vector(log_p: object, name: str, tol: float = 1e-9) -> np.ndarray:
+    """A non-empty 1-D float64 array of log-probabilities: no NaN or ``+inf``, ``|Σ e^x - 1| ≤ tol``."""
+    from ._logspace import logsumexp
+
+    arr = check_log_weights(log_p, name)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of log-probabilities, got shape {arr.shape}")
+    log_total = float(logsumexp(arr))
+    if not abs(np.expm1(log_total)) <= tol:
+        raise ValueError(f"exp({name}) must sum to 1 within {tol:g}, sums to {np.exp(log_total):.12g}")
+    return arr
+
+
 def check_log_conditionals(
     log_conditionals: object, tol: float, eos_token_id: int | None = None
 ) -> tuple[np.ndarray, ...]:
@@ -268,6 +281,7 @@ __all__ = [
     "check_count",
     "check_horizon",
     "check_log_conditionals",
+    "check_log_probability_vector",
     "check_log_weights",
     "check_model",
     "check_positive",

@@ -20,7 +20,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ._logspace import log_normalize, logsumexp
-from ._validate import check_alpha, check_axis, check_count, check_log_weights, check_model, check_rng, real_array
+from ._validate import check_alpha, check_axis, check_count, check_log_probability_vector, check_log_weights, check_model, check_rng, real_array
 from ._memory import check_allocation
 from .models import AutoregressiveModel
 from .power import log_power_conditional, log_temp_conditional
@@ -74,11 +74,14 @@ def log_proposal(
 
 
 def weight_stats_from_logs(log_target: np.ndarray, log_q: np.ndarray) -> WeightStats:
-    """Exact moments of ``W = f(Y)/q(Y)``, ``Y ~ q``, from ``log f`` and ``log q`` (see module doc)."""
-    log_f = check_log_weights(log_target, "log_target")
-    log_q = check_log_weights(log_q, "log_q")
-    if log_f.shape != log_q.shape or log_f.ndim != 1:
-        raise ValueError(f"log_target and log_q must be 1-D of one shape, got {log_f.shape} and {log_q.shape}")
+    """Exact moments of ``W = f(Y)/q(Y)``, ``Y ~ q``, from ``log f`` and ``log q`` (see module doc).
+
+    Both are log-probability vectors over the same tokens (each summing to 1 within 1e-9).
+    """
+    log_f = check_log_probability_vector(log_target, "log_target")
+    log_q = check_log_probability_vector(log_q, "log_q")
+    if log_f.shape != log_q.shape:
+        raise ValueError(f"log_target and log_q must have one shape, got {log_f.shape} and {log_q.shape}")
     covered = np.isfinite(log_q) & np.isfinite(log_f)
     log_mean = float(logsumexp(log_f[covered])) if covered.any() else -np.inf
     log_second = float(logsumexp(2 * log_f[covered] - log_q[covered])) if covered.any() else -np.inf
