@@ -334,3 +334,15 @@ def test_every_markov_allocation_is_checked():
 def test_pad_completions_refuses_non_integers(completions, horizon, eos, message):
     with pytest.raises(ValueError, match=message):
         exact.pad_completions(completions, horizon, eos)
+
+
+def test_llm_temper_refuses_infinite_temperature():
+    """Was: ``temper(logp, inf)`` returned NaN for the ``-inf`` entries (``-inf / inf``)."""
+    torch = pytest.importorskip("torch")
+    from llm.model import temper
+
+    logp = torch.log(torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64))
+    for bad in (math.inf, math.nan, 0.0, -1.0, "2"):
+        with pytest.raises(ValueError, match="temperature"):
+            temper(logp, bad)
+    assert torch.equal(temper(logp, np.float64(1.0)), logp)
