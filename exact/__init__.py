@@ -7,7 +7,8 @@ numpy/scipy only; float64 and log-space throughout.  Paper:
 
 from ._version import __version__  # noqa: F401  (semantic versioning: see CHANGELOG.md)
 
-from ._logspace import check_alpha, log_normalize, logsumexp
+from ._logspace import log_normalize, logsumexp
+from ._validate import MAX_ALPHA, check_alpha
 from ._memory import max_bytes, memory_limit, set_max_bytes
 from .models import AutoregressiveModel, MarkovAR, TabularAR
 from .eos import *  # noqa: F401,F403

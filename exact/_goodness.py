@@ -18,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._validate import check_count, check_probability_array, check_real, real_array
+
 __all__ = ["MIN_EXPECTED", "CheckPower", "SamplerCheck", "check_power", "chi_square_pvalue", "goodness_of_fit"]
 
 #: Cells with expected count below this are pooled, so the chi-square approximation holds.
@@ -61,6 +63,13 @@ def _pool(expected: np.ndarray, min_expected: float) -> np.ndarray:
     return labels
 
 
+def _check_min_expected(min_expected: object) -> float:
+    value = check_real(min_expected, "min_expected")
+    if not 0.0 <= value < np.inf:
+        raise ValueError(f"min_expected must be a finite number >= 0, got {value!r}")
+    return value
+
+
 def goodness_of_fit(
     draws: np.ndarray, target: np.ndarray, method: str = "pearson", min_expected: float = MIN_EXPECTED
 ) -> SamplerCheck:
@@ -75,9 +84,8 @@ def goodness_of_fit(
 
     if method not in ("pearson", "g"):
         raise ValueError(f"method must be 'pearson' or 'g', got {method!r}")
-    p = np.asarray(target, dtype=np.float64)
-    if not np.all(np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
-        raise ValueError(f"target must be a probability array summing to 1 (sum {p.sum():.12g}, min {p.min():.3g})")
+    p = check_probability_array(target, "target", 1e-9)
+    min_expected = _check_min_expected(min_expected)
     arr = np.asarray(draws)
     if arr.ndim != 2 or arr.shape[1] != p.ndim or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"draws must be an (n, {p.ndim}) integer array, got shape {arr.shape} and dtype {arr.dtype}")
@@ -131,7 +139,12 @@ def check_power(
     """
     from scipy import stats
 
-    p, q = np.asarray(law, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1)
+    p, q = check_probability_array(law, "law", 1e-9).reshape(-1), check_probability_array(target, "target", 1e-9).reshape(-1)
+    n = check_count(n, "n")
+    min_expected = _check_min_expected(min_expected)
+    alpha_level = check_real(alpha_level, "alpha_level")
+    if not 0.0 < alpha_level < 1.0:
+        raise ValueError(f"alpha_level must lie in (0, 1), got {alpha_level!r}")
     if p.shape != q.shape:
         raise ValueError(f"law and target must have the same shape, got {np.shape(law)} and {np.shape(target)}")
     support = np.flatnonzero(q > 0)

@@ -13,6 +13,8 @@ import os
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
+import numpy as np
+
 #: Default cap per dense array: 4 GiB, overridable with ``EXACT_MAX_BYTES``.
 _DEFAULT_MAX_BYTES = int(os.environ.get("EXACT_MAX_BYTES", 4 * 2**30))
 _max_bytes = _DEFAULT_MAX_BYTES
@@ -46,7 +48,11 @@ def _count(n: int) -> str:
     """``1,234,567`` for counts that print reasonably, ``~1.23e+17000`` beyond 10**30."""
     if n < 10**30:
         return f"{n:,}"
-    exponent = math.log10(n)
+    return _count_from_log10(math.log10(n))
+
+
+def _count_from_log10(exponent: float) -> str:
+    """``~1.23e+17000`` for a count given by its base-10 logarithm (never builds the integer)."""
     return f"~{10 ** (exponent % 1):.3g}e+{int(exponent)}"
 
 
@@ -60,14 +66,50 @@ def _human(n: float) -> str:
     return f"{n:.3g} EiB"  # pragma: no cover
 
 
+def _sizes(shape: Sequence[int]) -> list[int]:
+    """The axis lengths of ``shape`` as ints ``>= 0`` (``ValueError`` otherwise); ``O(len(shape))``."""
+    sizes = []
+    for size in shape:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise ValueError(f"an array shape needs integer axis lengths >= 0, got {size!r}")
+        sizes.append(int(size))
+    return sizes
+
+
+def n_entries_at_most(shape: Sequence[int], limit: int) -> bool:
+    """``Π shape ≤ limit``, in ``O(len(shape))`` with an early exit (never multiplies huge integers)."""
+    sizes = _sizes(shape)
+    if 0 in sizes:
+        return True
+    n_items = 1
+    for size in sizes:
+        n_items *= size
+        if n_items > limit:
+            return False
+    return True
+
+
 def check_allocation(shape: Sequence[int], what: str, itemsize: int = 8) -> None:
-    """Raise ``MemoryError``-like ``ValueError`` if an array of ``shape`` exceeds the cap."""
-    n_items = math.prod(int(s) for s in shape)
-    n_bytes = n_items * itemsize
-    if n_bytes > _max_bytes:
-        raise ValueError(
-            f"{what} needs {_count(n_items)} entries ({_count(n_bytes)} bytes = {_human(n_bytes)}), "
-            f"over the memory cap of {_max_bytes:,} bytes ({_human(_max_bytes)}); "
-            "use a smaller vocabulary or horizon, a MarkovAR model (no enumeration), "
-            "or raise the cap with exact.set_max_bytes(...) / EXACT_MAX_BYTES"
-        )
+    """Raise a ``ValueError`` (before allocating) if an array of ``shape`` exceeds the cap.
+
+    ``O(T)`` in the number of axes ``T``: the running product stops as soon as it passes
+    the cap, so ``(10**6,) * 10**6`` is refused at once; the message then gives the size
+    from ``Σ log10 V_t`` instead of the ``T``-digit integer.
+    """
+    sizes = _sizes(shape)
+    if n_entries_at_most(sizes, _max_bytes // itemsize):
+        return
+    log10_items = math.fsum(math.log10(size) for size in sizes)
+    if log10_items < 29:
+        n_items = math.prod(sizes)  # < 10**29: a small integer, printed exactly
+        items, n_bytes = _count(n_items), n_items * itemsize
+        size_text = f"{_count(n_bytes)} bytes = {_human(n_bytes)}"
+    else:
+        items = _count_from_log10(log10_items)
+        size_text = f"{_count_from_log10(log10_items + math.log10(itemsize))} bytes"
+    raise ValueError(
+        f"{what} needs {items} entries ({size_text}), "
+        f"over the memory cap of {_max_bytes:,} bytes ({_human(_max_bytes)}); "
+        "use a smaller vocabulary or horizon, a MarkovAR model (no enumeration), "
+        "or raise the cap with exact.set_max_bytes(...) / EXACT_MAX_BYTES"
+    )

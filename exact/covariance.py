@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._logspace import check_alpha
+from ._validate import check_alpha
 from .models import AutoregressiveModel
 from .power import log_power_joint
 from .prompts import PromptedModel, as_prompted

@@ -27,6 +27,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ._memory import check_allocation
+from ._validate import check_count
+
 __all__ = ["check_eos_token_id", "completion_lengths", "pad_completions", "trim_completions"]
 
 
@@ -71,7 +74,8 @@ def check_absorbing(log_joint: np.ndarray, eos_token_id: int) -> None:
 
 def completion_lengths(sequences: np.ndarray, eos_token_id: int | None) -> np.ndarray:
     """``|y|`` of each row of an ``(n, T)`` (or ``(T,)``) array: the position of its first EOS (1-based), else ``T``."""
-    seqs = np.asarray(sequences)
+    seqs = _check_padded(sequences)
+    eos_token_id = None if eos_token_id is None else check_count(eos_token_id, "eos_token_id", minimum=0)
     horizon = seqs.shape[-1]
     if eos_token_id is None:
         return np.full(seqs.shape[:-1], horizon, dtype=np.int64)
@@ -82,7 +86,8 @@ def completion_lengths(sequences: np.ndarray, eos_token_id: int | None) -> np.nd
 
 def trim_completions(sequences: np.ndarray, eos_token_id: int | None) -> list[tuple[int, ...]]:
     """Padded ``(n, T)`` sequences as variable-length completions (each up to and including its first EOS)."""
-    seqs = np.asarray(sequences).reshape(-1, np.shape(sequences)[-1])
+    seqs = _check_padded(sequences)
+    seqs = seqs.reshape(-1, seqs.shape[-1])
     lengths = completion_lengths(seqs, eos_token_id)
     return [tuple(int(v) for v in row[:k]) for row, k in zip(seqs, lengths)]
 
@@ -94,9 +99,14 @@ def pad_completions(completions: Sequence[Sequence[int]], horizon: int, eos_toke
     anything else (a completion cut short without EOS, tokens after EOS, too many
     tokens) is not a state of the model and raises ``ValueError``.
     """
+    horizon = check_count(horizon, "horizon")
+    eos_token_id = None if eos_token_id is None else check_count(eos_token_id, "eos_token_id", minimum=0)
+    check_allocation((len(completions), horizon), "the padded completions")
     out = np.empty((len(completions), horizon), dtype=np.int64)
     for i, completion in enumerate(completions):
-        row = [int(v) for v in completion]
+        row = np.asarray(completion).tolist() if isinstance(completion, np.ndarray) else list(completion)
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0 for v in row):
+            raise ValueError(f"completion {i} must hold non-negative integer token ids, got {row!r}")
         ends_at_eos = eos_token_id is not None and bool(row) and row[-1] == eos_token_id
         if len(row) > horizon or (len(row) < horizon and not ends_at_eos):
             raise ValueError(
@@ -108,3 +118,11 @@ def pad_completions(completions: Sequence[Sequence[int]], horizon: int, eos_toke
         out[i, : len(row)] = row
         out[i, len(row) :] = eos_token_id if eos_token_id is not None else 0
     return out
+
+
+def _check_padded(sequences: object) -> np.ndarray:
+    """An integer array of padded sequences along its last axis, shape ``(..., T)`` with ``T >= 1``."""
+    seqs = np.asarray(sequences)
+    if seqs.ndim < 1 or seqs.shape[-1] == 0 or (seqs.size and not np.issubdtype(seqs.dtype, np.integer)):
+        raise ValueError(f"sequences must be an (n, T) integer array with T >= 1, got shape {seqs.shape}, dtype {seqs.dtype}")
+    return seqs

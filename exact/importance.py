@@ -19,7 +19,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, log_normalize, logsumexp
+from ._logspace import log_normalize, logsumexp
+from ._validate import check_alpha, check_axis, check_count, check_log_probability_vector, check_log_weights, check_model, check_rng, real_array
+from ._memory import check_allocation
 from .models import AutoregressiveModel
 from .power import log_power_conditional, log_temp_conditional
 
@@ -48,6 +50,7 @@ def log_proposal(
     ``"optimal"``: the power conditional (Eq. 10); ``"base"``: ``π(· | y_<t)``;
     ``"temperature"``: ``π_temp,α`` (Eq. 5); ``"uniform"``: ``1/V_t``.
     """
+    check_model(model)
     if isinstance(proposal, str):
         if proposal == "optimal":
             return log_power_conditional(model, prefix, alpha)
@@ -60,7 +63,7 @@ def log_proposal(
             size = model.vocab_sizes[len(key)]
             return np.full(size, -np.log(size))
         raise ValueError(f"unknown proposal {proposal!r}; use one of {PROPOSALS} or a probability vector")
-    q = np.asarray(proposal, dtype=np.float64)
+    q = real_array(proposal, "proposal vector")
     size = model.vocab_sizes[len(model.check_prefix(prefix))]
     if q.shape != (size,):
         raise ValueError(f"proposal vector must have shape ({size},), got {q.shape}")
@@ -71,9 +74,14 @@ def log_proposal(
 
 
 def weight_stats_from_logs(log_target: np.ndarray, log_q: np.ndarray) -> WeightStats:
-    """Exact moments of ``W = f(Y)/q(Y)``, ``Y ~ q``, from ``log f`` and ``log q`` (see module doc)."""
-    log_f = np.asarray(log_target, dtype=np.float64)
-    log_q = np.asarray(log_q, dtype=np.float64)
+    """Exact moments of ``W = f(Y)/q(Y)``, ``Y ~ q``, from ``log f`` and ``log q`` (see module doc).
+
+    Both are log-probability vectors over the same tokens (each summing to 1 within 1e-9).
+    """
+    log_f = check_log_probability_vector(log_target, "log_target")
+    log_q = check_log_probability_vector(log_q, "log_q")
+    if log_f.shape != log_q.shape:
+        raise ValueError(f"log_target and log_q must have one shape, got {log_f.shape} and {log_q.shape}")
     covered = np.isfinite(log_q) & np.isfinite(log_f)
     log_mean = float(logsumexp(log_f[covered])) if covered.any() else -np.inf
     log_second = float(logsumexp(2 * log_f[covered] - log_q[covered])) if covered.any() else -np.inf
@@ -94,6 +102,7 @@ def incremental_weight_stats(
     ``proposal`` is ``"optimal"`` (Eq. 10, variance 0 by Prop. 2), ``"base"``,
     ``"temperature"``, ``"uniform"`` or any probability vector over ``V_t`` tokens.
     """
+    check_model(model)
     alpha = check_alpha(alpha)
     log_f = log_power_conditional(model, prefix, alpha)
     return weight_stats_from_logs(log_f, log_proposal(model, prefix, alpha, proposal))
@@ -101,10 +110,9 @@ def incremental_weight_stats(
 
 def ess_fraction_from_log_weights(log_weights: np.ndarray, axis: int = -1) -> np.ndarray:
     """Self-normalised ``ESS/N = (Σ w)² / (N Σ w²)`` from log weights (all ``-inf`` -> 0)."""
-    lw = np.asarray(log_weights, dtype=np.float64)
+    lw = check_log_weights(log_weights, "log weights")
+    axis = check_axis(axis, lw.ndim)
     n = lw.shape[axis]
-    if np.any(np.isnan(lw)) or np.any(lw == np.inf):
-        raise ValueError("log weights must not be NaN or +inf")
     peak = np.max(lw, axis=axis, keepdims=True) if lw.size else np.zeros_like(lw)
     lw = lw - np.where(np.isfinite(peak), peak, 0.0)  # scale-free: shift so the largest weight is 1
     with np.errstate(invalid="ignore"):  # all -inf slice: -inf - -inf = NaN, mapped to 0 below
@@ -126,12 +134,12 @@ def sampled_ess_fraction(
     Returns one value per replicate (shape ``(n_replicates,)``); as ``N`` grows it
     concentrates on :func:`incremental_weight_stats`'s ``ess_fraction``.
     """
+    check_model(model)
     alpha = check_alpha(alpha)
-    for name, value in (("n_particles", n_particles), ("n_replicates", n_replicates)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    n_particles = check_count(n_particles, "n_particles")
+    n_replicates = check_count(n_replicates, "n_replicates")
+    rng = check_rng(rng)
+    check_allocation((n_replicates, n_particles), "the sampled particles")
     log_f = log_power_conditional(model, prefix, alpha)
     log_q = log_proposal(model, prefix, alpha, proposal)
     q = np.exp(log_normalize(log_q))

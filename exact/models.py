@@ -24,13 +24,27 @@ Two implementations:
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import cached_property
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ._logspace import check_alpha, check_probability_vector, logsumexp
+from ._logspace import logsumexp
 from ._memory import check_allocation
+from ._validate import (
+    check_alpha,
+    check_count,
+    check_horizon,
+    check_log_conditionals,
+    check_positive,
+    check_probability_vector,
+    check_real,
+    check_rng,
+    check_vocab_sizes,
+    real_array,
+)
 from .eos import absorb_eos, check_absorbing, check_eos_token_id, completion_lengths
 
 #: Tolerance on ``|Σ p - 1|`` when a joint or a conditional is given as probabilities.
@@ -103,7 +117,7 @@ class _ModelBase:
     @property
     def n_sequences(self) -> int:
         """``|Y| = Π_t V_t``."""
-        return int(np.prod(self._vocab_sizes, dtype=object))
+        return math.prod(size**count for size, count in Counter(self._vocab_sizes).items())  # V**T by pow, not T products
 
     # -- validation --------------------------------------------------------
     def check_prefix(self, prefix: Sequence[int], allow_full: bool = False) -> tuple[int, ...]:
@@ -179,7 +193,7 @@ class TabularAR(_ModelBase):
     """
 
     def __init__(self, log_joint: np.ndarray, eos_token_id: int | None = None):
-        logp = np.array(log_joint, dtype=np.float64)  # own copy: the model is immutable
+        logp = np.array(real_array(log_joint, "the log joint"))  # own copy: the model is immutable
         if logp.ndim < 1 or 0 in logp.shape:
             raise ValueError(f"the joint must have at least one axis and no empty axis, got shape {logp.shape}")
         if np.any(np.isnan(logp)) or np.any(logp == np.inf):
@@ -205,7 +219,7 @@ class TabularAR(_ModelBase):
         With ``eos_token_id`` the joint must be EOS-absorbing (``exact.eos``): no mass on a
         non-EOS token after EOS.
         """
-        p = np.asarray(joint, dtype=np.float64)
+        p = real_array(joint, "the joint")
         if p.ndim < 1:
             raise ValueError(f"the joint must be an array of shape (V_1, ..., V_T), got a scalar")
         if not np.all(np.isfinite(p)):
@@ -226,19 +240,13 @@ class TabularAR(_ModelBase):
 
         With ``eos_token_id``, the rows after EOS are replaced by the point mass on EOS
         (``exact.eos.absorb_eos``): what a real model says after its EOS is never used.
+        Every other row under a prefix of positive probability must sum to 1 within
+        ``NORMALIZATION_TOL`` (``ValueError`` naming the row and its sum otherwise).
         """
-        tables = [np.asarray(c, dtype=np.float64) for c in log_conditionals]
-        if not tables:
-            raise ValueError("from_conditionals needs at least one conditional table")
-        shape = tuple(tables[-1].shape)
-        check_allocation(shape, "the joint of this model")
-        eos_token_id = check_eos_token_id(eos_token_id, shape)
+        tables = check_log_conditionals(log_conditionals, NORMALIZATION_TOL, eos_token_id)  # EOS rows absorbed
+        shape = tables[-1].shape
         logp = np.zeros(shape)
         for t, table in enumerate(tables):
-            if table.shape != shape[: t + 1]:
-                raise ValueError(f"conditional table {t} has shape {table.shape}, expected {shape[: t + 1]}")
-            if eos_token_id is not None:
-                table = absorb_eos(table, eos_token_id)
             logp += table.reshape(table.shape + (1,) * (len(shape) - t - 1))
         return cls(logp, eos_token_id)
 
@@ -262,9 +270,10 @@ class TabularAR(_ModelBase):
         With ``eos_token_id``, EOS is absorbing (``exact.eos``): completions end at
         their first EOS or at ``T``.
         """
-        sizes = _vocab_tuple(vocab_size, horizon)
+        sizes = check_vocab_sizes(vocab_size, horizon)
         eos_token_id = check_eos_token_id(eos_token_id, sizes)
-        concentration = check_alpha(concentration, "concentration")
+        concentration = check_positive(concentration, "concentration")
+        zero_fraction = check_real(zero_fraction, "zero_fraction")
         if not 0.0 <= zero_fraction < 1.0:
             raise ValueError(f"zero_fraction must lie in [0, 1), got {zero_fraction!r}")
         check_allocation(sizes, "the joint of this model")
@@ -380,11 +389,11 @@ def _sample_from_levels(log_levels: Sequence[np.ndarray], n: int, rng: np.random
     ``P(y_t | y_<t) = exp(L_t(y_{1:t}) - L_{t-1}(y_<t))``; works for ``π`` and, with the
     power levels, for ``π_α`` itself.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    n = check_count(n, "n", minimum=0)
+    rng = check_rng(rng)
     horizon = len(log_levels) - 1
+    widest = max((level.shape[-1] for level in log_levels[1:]), default=1)
+    check_allocation((n, max(horizon, widest)), "the sampled sequences")
     out = np.empty((n, horizon), dtype=np.int64)
     for t in range(1, horizon + 1):
         level = log_levels[t]
@@ -393,20 +402,6 @@ def _sample_from_levels(log_levels: Sequence[np.ndarray], n: int, rng: np.random
         u = rng.random(n) * cdf[:, -1]
         out[:, t - 1] = np.minimum((cdf <= u[:, None]).sum(axis=-1), rows.shape[-1] - 1)
     return out
-
-
-def _vocab_tuple(vocab_size: int | Sequence[int], horizon: int | None) -> tuple[int, ...]:
-    if isinstance(vocab_size, (int, np.integer)) and not isinstance(vocab_size, bool):
-        if horizon is None or isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
-        sizes = (int(vocab_size),) * int(horizon)
-    else:
-        sizes = tuple(int(v) for v in vocab_size)
-        if horizon is not None and horizon != len(sizes):
-            raise ValueError(f"horizon {horizon} disagrees with {len(sizes)} per-step vocabulary sizes")
-    if not sizes or any(v < 1 for v in sizes):
-        raise ValueError(f"vocabulary sizes must be integers >= 1, got {sizes}")
-    return sizes
 
 
 class MarkovAR(_ModelBase):
@@ -422,14 +417,13 @@ class MarkovAR(_ModelBase):
 
     def __init__(self, initial: np.ndarray, transition: np.ndarray, horizon: int, eos_token_id: int | None = None):
         p0 = check_probability_vector(initial, "initial", NORMALIZATION_TOL)
-        P = np.asarray(transition, dtype=np.float64)
+        P = real_array(transition, "transition")
         V = p0.size
         if P.shape != (V, V):
             raise ValueError(f"transition must have shape ({V}, {V}) to match initial, got {P.shape}")
         for row in range(V):
             check_probability_vector(P[row], f"transition row {row}", NORMALIZATION_TOL)
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+        horizon = check_horizon(horizon)
         self._eos_token_id = check_eos_token_id(eos_token_id, (V,))
         if self._eos_token_id is not None and P[self._eos_token_id, self._eos_token_id] != 1.0:
             raise ValueError(f"with eos_token_id = {eos_token_id}, transition row {eos_token_id} must be the point mass on EOS")
@@ -446,9 +440,9 @@ class MarkovAR(_ModelBase):
         cls, vocab_size: int, horizon: int, seed: int | None = 0, concentration: float = 1.0, eos_token_id: int | None = None
     ) -> "MarkovAR":
         """Dirichlet(``concentration``) initial distribution and transition rows (EOS's row absorbing if given)."""
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be an integer >= 1, got {vocab_size!r}")
-        concentration = check_alpha(concentration, "concentration")
+        vocab_size = check_count(vocab_size, "vocab_size")
+        concentration = check_positive(concentration, "concentration")
+        check_allocation((vocab_size, vocab_size), "the transition matrix")
         rng = np.random.default_rng(seed)
         p0 = rng.dirichlet(np.full(vocab_size, float(concentration)))
         P = rng.dirichlet(np.full(vocab_size, float(concentration)), size=vocab_size)
@@ -471,6 +465,7 @@ class MarkovAR(_ModelBase):
         beta = self._suffix_cache.get(alpha)
         if beta is None:
             T, V = self.horizon, self._vocab_sizes[0]
+            check_allocation((T, V), "the suffix power masses β (horizon × vocabulary)")
             beta = np.zeros((T, V))
             scaled = alpha * self._log_transition  # (V, V): α log P, -inf for zero transitions
             # Linear-space step with both factors scaled to max 1: β_k = r + m + log(A @ exp(β_{k-1} - m)),
@@ -566,10 +561,9 @@ class MarkovAR(_ModelBase):
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` i.i.d. sequences ``y ~ π`` by ancestral sampling, shape ``(n, T)``."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be a non-negative integer, got {n!r}")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+        n = check_count(n, "n", minimum=0)
+        rng = check_rng(rng)
+        check_allocation((n, max(self.horizon, self._vocab_sizes[0])), "the sampled sequences")
         out = np.empty((n, self.horizon), dtype=np.int64)
         cdf0 = np.cumsum(np.exp(self._log_initial))
         cdfP = np.cumsum(np.exp(self._log_transition), axis=1)

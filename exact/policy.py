@@ -41,7 +41,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, log_normalize, logsumexp
+from ._logspace import log_normalize, logsumexp
+from ._validate import check_alpha, check_positive
 from .models import AutoregressiveModel
 from .power import log_power_joint, sample_power
 from .prompts import PromptedModel, _check_count, as_prompted
@@ -125,7 +126,7 @@ def kl_rl_ascent(
     """
     beta = check_beta(beta)
     n_steps = _check_count(n_steps, "n_steps")
-    learning_rate = check_alpha(learning_rate, "learning_rate")
+    learning_rate = check_positive(learning_rate, "learning_rate")
     prompted = as_prompted(model)
     rewards = reward_tables(model, self_reward(model) if reward is None else reward)
     log_targets, log_zs = _log_tilts(model, self_reward(model) if reward is None else reward, beta)

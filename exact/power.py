@@ -17,18 +17,21 @@ from typing import Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, log_normalize, logsumexp
+from ._logspace import log_normalize, logsumexp
 from ._memory import check_allocation
+from ._validate import check_alpha, check_count, check_model, check_rng
 from .models import AutoregressiveModel, MarkovAR, _sample_from_levels
 
 
 def log_partition(model: AutoregressiveModel, alpha: float) -> float:
     """``log Z_α = log Σ_y π(y | x)^α`` (denominator of Eq. 4; ``π̃_{α,0}`` of Eq. 8)."""
+    check_model(model)
     return float(model.log_prefix_totals(check_alpha(alpha), 0))
 
 
 def log_power_joint(model: AutoregressiveModel, alpha: float) -> np.ndarray:
     """``log π_α(y | x) = α log π(y | x) - log Z_α`` over all sequences (Eq. 4), shape ``vocab_sizes``."""
+    check_model(model)
     alpha = check_alpha(alpha)
     check_allocation(model.vocab_sizes, "the power joint")
     return model.log_prefix_totals(alpha, model.horizon) - log_partition(model, alpha)
@@ -36,6 +39,7 @@ def log_power_joint(model: AutoregressiveModel, alpha: float) -> np.ndarray:
 
 def power_joint(model: AutoregressiveModel, alpha: float) -> np.ndarray:
     """``π_α(y | x) ∝ π(y | x)^α`` over all sequences (Eq. 4), shape ``vocab_sizes``."""
+    check_model(model)
     return np.exp(log_power_joint(model, alpha))
 
 
@@ -44,11 +48,13 @@ def log_prefix_totals(model: AutoregressiveModel, alpha: float, t: int) -> np.nd
 
     ``t = 0`` gives the scalar ``log Z_α``; ``t = T`` gives ``α log π(y)``.
     """
+    check_model(model)
     return model.log_prefix_totals(check_alpha(alpha), t)
 
 
 def log_power_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
     """``log π_pow,α(y_t = · | y_<t)`` (Eq. 6) via Eq. (21): ``α log p(s) + log Σ_z q_{t,s}(z)^α``, normalised."""
+    check_model(model)
     alpha = check_alpha(alpha)
     scores = alpha * model.log_conditional(prefix) + model.log_power_suffix_mass(prefix, alpha)
     return log_normalize(scores)
@@ -59,17 +65,20 @@ def power_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: 
 
     Requires ``π(y_<t) > 0``; a length-``V_t`` probability vector.
     """
+    check_model(model)
     return np.exp(log_power_conditional(model, prefix, alpha))
 
 
 def log_temp_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
     """``log π_temp,α(y_t = · | y_<t)`` (Eq. 5): ``α log π(s | y_<t)``, normalised."""
+    check_model(model)
     alpha = check_alpha(alpha)
     return log_normalize(alpha * model.log_conditional(prefix))
 
 
 def temp_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
     """Per-token temperature next-token distribution ``π_temp,α(· | x, y_<t) ∝ π(· | y_<t)^α`` (Eq. 5)."""
+    check_model(model)
     return np.exp(log_temp_conditional(model, prefix, alpha))
 
 
@@ -86,6 +95,7 @@ def power_conditionals(model: AutoregressiveModel, alpha: float, length: int) ->
     Row ``y_<t`` is ``π̃_{α,t}(y_<t, ·) / π̃_{α,t-1}(y_<t)`` (Eq. 10); rows of
     zero-probability prefixes are zeros.
     """
+    check_model(model)
     alpha = check_alpha(alpha)
     length = _check_prefix_length(model, length)
     check_allocation(model.vocab_sizes[: length + 1], "the table of power conditionals")
@@ -94,6 +104,7 @@ def power_conditionals(model: AutoregressiveModel, alpha: float, length: int) ->
 
 def temp_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> np.ndarray:
     """``π_temp,α(y_t | y_<t)`` (Eq. 5) for every prefix of ``length`` tokens; zero rows where undefined."""
+    check_model(model)
     alpha = check_alpha(alpha)
     length = _check_prefix_length(model, length)
     check_allocation(model.vocab_sizes[: length + 1], "the table of temperature conditionals")
@@ -113,6 +124,7 @@ def all_power_conditionals(model: AutoregressiveModel, alpha: float) -> tuple[np
     backward sweep over the leaves plus one division per leaf: the engine the
     ``bench exact`` benchmark times (see :func:`_normalize_rows` for the numerics).
     """
+    check_model(model)
     alpha = check_alpha(alpha)
     log_joint = getattr(model, "log_joint", None)
     if log_joint is None:
@@ -176,6 +188,7 @@ def _check_prefix_length(model: AutoregressiveModel, length: int) -> int:
 
 def sample_power(model: AutoregressiveModel, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` exact i.i.d. draws from ``π_α`` (ancestral sampling with the power conditionals), ``(n, T)``."""
+    check_model(model)
     alpha = check_alpha(alpha)
     if isinstance(model, MarkovAR):  # no dense tables: O(n·T·V) with the suffix masses β
         return _sample_power_markov(model, alpha, n, rng)
@@ -185,10 +198,9 @@ def sample_power(model: AutoregressiveModel, alpha: float, n: int, rng: np.rando
 
 def _sample_power_markov(model: MarkovAR, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """Ancestral sampling from ``π_α`` of a Markov chain: ``π_pow,α(s | y_<t) ∝ P[y_{t-1}, s]^α e^{β_{T-t}(s)}``."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    n = check_count(n, "n", minimum=0)
+    rng = check_rng(rng)
+    check_allocation((n, max(model.horizon, model.vocab_sizes[0])), "the sampled sequences")
     beta = model.log_suffix_masses(alpha)  # (T, V): β_k
     horizon = model.horizon
     scaled_transition = alpha * model.log_transition

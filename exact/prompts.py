@@ -18,6 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ._validate import check_count
 from .models import AutoregressiveModel
 
 #: Tolerance on ``|Σ_x μ(x) - 1|``.
@@ -134,9 +135,7 @@ def per_prompt(value: object, model: AutoregressiveModel | PromptedModel, what: 
 
 
 def _check_count(n: object, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
-    return int(n)
+    return check_count(n, name, minimum=0)
 
 
 __all__ = ["PROMPT_WEIGHT_TOL", "PromptedModel", "as_prompted"]

@@ -14,8 +14,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, logsumexp
+from ._logspace import logsumexp
 from ._memory import check_allocation
+from ._validate import check_alpha, check_model, real_array
 from .models import AutoregressiveModel, TabularAR
 from .power import log_power_conditional, log_temp_conditional
 
@@ -33,7 +34,7 @@ def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
     ``0/0`` cancellation of ``log Σ p^α / (1 - α)`` near ``α = 1``.
     """
     alpha = check_alpha(alpha, allow_inf=True)
-    logp = np.asarray(log_p, dtype=np.float64).reshape(-1)
+    logp = real_array(log_p, "log_p").reshape(-1)
     if logp.size == 0 or np.any(np.isnan(logp)) or np.any(logp == np.inf):
         raise ValueError("log_p must be a non-empty array of log-probabilities (no NaN, no +inf)")
     log_total = float(logsumexp(logp))
@@ -54,7 +55,7 @@ def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
 
 def renyi_entropy(p: np.ndarray, alpha: float) -> float:
     """Rényi entropy ``H_α(p) = log(Σ_z p(z)^α) / (1 - α)`` in nats (Prop. 1); ``α = 1`` Shannon, ``α = ∞`` min-entropy."""
-    arr = np.asarray(p, dtype=np.float64)
+    arr = real_array(p, "p")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError("p must be a non-negative, finite probability array")
     with np.errstate(divide="ignore"):
@@ -63,6 +64,7 @@ def renyi_entropy(p: np.ndarray, alpha: float) -> float:
 
 def log_suffix_distribution(model: AutoregressiveModel, prefix: Sequence[int], token: int) -> np.ndarray:
     """``log q_{t,a}(z) = log π(y_{t+1:T} = z | y_<t, y_t = a)``, shape ``vocab_sizes[t:]`` (``()`` at t = T)."""
+    check_model(model)
     key = model.check_prefix(prefix)
     log_cond = model.log_conditional(key)
     token = _check_token(log_cond, token)
@@ -95,11 +97,13 @@ def _suffix_step(model: AutoregressiveModel, full: tuple[int, ...], sizes: tuple
 
 def suffix_distribution(model: AutoregressiveModel, prefix: Sequence[int], token: int) -> np.ndarray:
     """The suffix distribution ``q_{t,a}`` of Prop. 1 as probabilities, shape ``vocab_sizes[t:]``."""
+    check_model(model)
     return np.exp(log_suffix_distribution(model, prefix, token))
 
 
 def suffix_renyi_entropies(model: AutoregressiveModel, prefix: Sequence[int], alpha: float) -> np.ndarray:
     """``H_α(q_{t,a})`` for every next token ``a`` (NaN where ``π(a | y_<t) = 0``), without enumeration."""
+    check_model(model)
     alpha = check_alpha(alpha)
     mass = model.log_power_suffix_mass(prefix, alpha)
     if alpha == 1.0:
@@ -123,6 +127,7 @@ def odds_correction(model: AutoregressiveModel, prefix: Sequence[int], a: int, b
     the prediction enumerates ``q_{t,a}`` and ``q_{t,b}`` and uses ``(1-α) H_α(q) = log Σ q^α``
     (which also covers ``α = 1``, where both sides are 0).  Both tokens need ``π(· | y_<t) > 0``.
     """
+    check_model(model)
     alpha = check_alpha(alpha)
     key = model.check_prefix(prefix)
     log_cond = model.log_conditional(key)

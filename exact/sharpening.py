@@ -29,7 +29,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ._logspace import check_alpha, logsumexp
+from ._logspace import logsumexp
+from ._validate import check_alpha
 from .models import AutoregressiveModel
 from .power import log_power_joint
 from .prompts import PromptedModel, _check_count, as_prompted

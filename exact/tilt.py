@@ -34,7 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._logspace import check_alpha, logsumexp
+from ._logspace import logsumexp
+from ._validate import check_alpha, check_positive
 from .models import AutoregressiveModel
 from .prompts import PromptedModel, as_prompted, per_prompt
 from .rewards import reward_tables
@@ -44,8 +45,8 @@ DISTRIBUTION_TOL = 1e-9
 
 
 def check_beta(beta: object) -> float:
-    """``β``: a finite real number ``> 0`` (``ValueError`` otherwise)."""
-    return check_alpha(beta, "beta")
+    """``β``: a finite real number ``> 0`` (``ValueError`` otherwise; no upper bound: ``β → ∞`` is ``α → 1``)."""
+    return check_positive(beta, "beta")
 
 
 def self_reward_exponent(beta: float) -> float:

@@ -53,6 +53,8 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
+from exact._validate import check_positive
+
 __all__ = [
     "DecodeState",
     "ForwardCounter",
@@ -147,8 +149,7 @@ def temper(logprobs: torch.Tensor, temperature: float) -> torch.Tensor:
     ``temperature = 1`` returns ``logprobs`` itself (already normalised raw
     log-probs); ``-inf`` entries stay ``-inf``.  Computed in float64.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    temperature = check_positive(temperature, "temperature")  # finite: τ = inf gave NaN for -inf entries
     lp = logprobs.to(torch.float64)
     if temperature == 1.0:
         return lp

@@ -15,13 +15,13 @@ same forward pass, so scoring a generated token costs nothing extra.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from .._logspace import log_normalize, logsumexp
-from .._memory import check_allocation
+from .._memory import check_allocation, n_entries_at_most
+from .._validate import check_count, check_rng  # noqa: F401  (the samplers' validators, re-exported)
 from ..models import AutoregressiveModel
 
 
@@ -45,19 +45,6 @@ class SamplerRun(NamedTuple):
     """``(n, T)`` int64 token ids, one output per row."""
     token_evaluations: int
     """Total model token evaluations spent on all ``n`` outputs."""
-
-
-def check_count(value: object, name: str, minimum: int = 1) -> int:
-    """A Python/numpy integer ``>= minimum`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
-    return rng
 
 
 def prefix_marginal_tables(model: AutoregressiveModel) -> list[np.ndarray]:
@@ -122,7 +109,7 @@ class TableScorer:
 def scorer(model: AutoregressiveModel):
     """A :class:`TableScorer` when the model is small enough to tabulate, else the model itself."""
     sizes = getattr(model, "vocab_sizes", None)
-    if sizes is not None and hasattr(model, "log_prefix_marginals") and math.prod(sizes) <= 2**20:
+    if sizes is not None and hasattr(model, "log_prefix_marginals") and n_entries_at_most(sizes, 2**20):
         return TableScorer(model)
     return model
 

@@ -37,7 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .._logspace import check_alpha, logsumexp
+from .._logspace import logsumexp
+from .._validate import check_alpha
 from .._goodness import MIN_EXPECTED, CheckPower, SamplerCheck, _pool, check_power, goodness_of_fit  # noqa: F401 (re-exported)
 from ..eos import pad_completions
 from ..models import AutoregressiveModel

@@ -1,6 +1,8 @@
 """Bad input raises ``ValueError`` naming the problem: never a silent NaN, never an out-of-memory kill."""
 
+import itertools
 import math
+import time
 
 import numpy as np
 import pytest
@@ -161,3 +163,186 @@ def test_huge_alpha_never_nan():
             assert not np.isnan(table).any()
         stats = exact.incremental_weight_stats(model, [0], alpha, "base")
         assert all(np.isfinite(v) for v in stats)
+
+
+# -- the bad inputs of the robustness audit, one test each ------------------------------------------------
+
+
+def _brute_log_power_joint(model, alpha):
+    """``α log π(y) - log Σ_y' π(y')^α`` by itertools over every sequence, with math.fsum (independent route)."""
+    seqs = list(itertools.product(*(range(v) for v in model.vocab_sizes)))
+    scaled = [alpha * float(model.log_prob(np.array(y))) for y in seqs]
+    peak = max(s for s in scaled if s != -math.inf)
+    log_z = peak + math.log(math.fsum(math.exp(s - peak) for s in scaled if s != -math.inf))
+    return {y: s - log_z for y, s in zip(seqs, scaled)}
+
+
+@pytest.mark.parametrize("model", [MODEL, MARKOV], ids=["tabular", "markov"])
+def test_alpha_at_the_stated_maximum_is_exact(model):
+    """α = MAX_ALPHA = 1e4 (README: "α up to 10⁴ ... stay exact"): normalised and equal to brute force."""
+    assert exact.MAX_ALPHA == 1e4
+    log_joint = exact.log_power_joint(model, exact.MAX_ALPHA)
+    assert math.isclose(float(np.exp(log_joint).sum()), 1.0, rel_tol=1e-12)
+    for y, value in _brute_log_power_joint(model, exact.MAX_ALPHA).items():
+        assert math.isclose(log_joint[y], value, rel_tol=1e-12, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("model", [MODEL, MARKOV], ids=["tabular", "markov"])
+@pytest.mark.parametrize("alpha", [np.nextafter(1e4, np.inf), 1e5, 1e10, 1e308])
+def test_alpha_beyond_the_stated_range_is_refused(model, alpha):
+    """Was: ``sample_power(..., 1e308)`` drew the wrong sequence, ``power_joint`` was all NaN, and
+    ``MarkovAR.power_joint`` lost normalisation near α = 1e10.  Now a ValueError stating the range."""
+    for call in (
+        lambda: exact.sample_power(model, alpha, 3, np.random.default_rng(0)),
+        lambda: exact.power_joint(model, alpha),
+        lambda: exact.power_conditional(model, [0], alpha),
+        lambda: exact.renyi_entropy([0.5, 0.5], alpha),
+        lambda: exact.logsumexp([0.0, -1.0], scale=alpha),
+    ):
+        with pytest.raises(ValueError, match=r"must lie in \(0, 10000\]"):
+            call()
+    if isinstance(model, exact.MarkovAR):
+        with pytest.raises(ValueError, match=r"\(0, 10000\]"):
+            model.log_suffix_masses(alpha)
+    assert exact.renyi_entropy([0.5, 0.5], math.inf) == pytest.approx(math.log(2))  # the documented α → ∞ path
+
+
+@pytest.mark.parametrize("sizes", [(2.7, 3), (3, 2.0), (True, 3), (np.float64(2), 3), ("ab",), "23", 2.5])
+def test_vocabulary_sizes_must_be_integers(sizes):
+    """Was: ``TabularAR.random((2.7, 3))`` truncated 2.7 to 2.  Floats and bools are refused, never cast."""
+    with pytest.raises(ValueError, match="vocab"):
+        exact.TabularAR.random(sizes, None if not isinstance(sizes, float) else 3)
+
+
+def test_numpy_integer_sizes_are_fine():
+    model = exact.TabularAR.random((np.int64(2), np.int32(3)), seed=0)
+    assert model.vocab_sizes == (2, 3) and all(type(v) is int for v in model.vocab_sizes)
+    assert exact.TabularAR.random(np.int64(2), np.int8(2), seed=0).vocab_sizes == (2, 2)
+    assert exact.MarkovAR.random(np.int64(3), np.int64(2)).horizon == 2
+    for bad in (True, 2.0):
+        with pytest.raises(ValueError, match="horizon"):
+            exact.TabularAR.random(2, bad)
+        with pytest.raises(ValueError, match="horizon"):
+            exact.MarkovAR.random(2, bad)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: exact.TabularAR.from_joint(np.array([0.5, 0.5]) + 1j),
+        lambda: exact.TabularAR.from_log_joint(np.log([0.5, 0.5]).astype(complex)),
+        lambda: exact.TabularAR.from_conditionals([np.log([0.5, 0.5]).astype(complex)]),
+        lambda: exact.MarkovAR(np.array([0.5, 0.5], dtype=complex), np.eye(2), 2),
+        lambda: exact.MarkovAR(np.array([0.5, 0.5]), np.eye(2) + 0j, 2),
+        lambda: exact.log_normalize(np.array([0.0, 1j])),
+        lambda: exact.logsumexp(np.array([0.0, 1j])),
+        lambda: exact.renyi_entropy(np.array([0.5, 0.5 + 1j]), 2.0),
+        lambda: exact.incremental_weight_stats(MODEL, [], 2.0, np.full(3, 1 / 3) + 0j),
+        lambda: exact.goodness_of_fit(np.zeros((4, 3), dtype=int), MODEL.joint() + 0j),
+        lambda: exact.TabularAR.from_joint(np.array([True, False])),
+        lambda: exact.TabularAR.from_joint(np.array(["0.5", "0.5"])),
+        lambda: exact.log_normalize(["0", "1"]),
+    ],
+)
+def test_complex_boolean_and_string_arrays_are_refused(call):
+    """Was: complex input lost its imaginary part (numpy's cast); strings were parsed.  Real dtypes only."""
+    with pytest.raises(ValueError, match="real numbers"):
+        call()
+
+
+def test_conditionals_must_sum_to_one_row_by_row():
+    """Was: ``from_conditionals`` accepted rows that do not sum to one (compensating rows gave a normalised joint)."""
+    first = np.log([0.5, 0.5])
+    second = np.log([[0.75, 0.75], [0.25, 0.25]])  # rows sum to 1.5 and 0.5; the joint still sums to 1
+    with pytest.raises(ValueError, match=r"conditional table 1, row \(0,\).* sums to 1\.5"):
+        exact.TabularAR.from_conditionals([first, second])
+    with pytest.raises(ValueError, match=r"conditional table 0, row \(\).* sums to 0\.8"):
+        exact.TabularAR.from_conditionals([np.log([0.5, 0.3])])
+    with pytest.raises(ValueError, match=r"NaN or \+inf"):
+        exact.TabularAR.from_conditionals([np.array([0.0, np.inf])])
+    # a row under a prefix of probability zero is never used: any values are accepted there
+    unused = np.array([[0.0, -np.inf], [-5.0, -5.0]])
+    model = exact.TabularAR.from_conditionals([np.array([0.0, -np.inf]), unused])
+    np.testing.assert_allclose(model.joint(), [[1.0, 0.0], [0.0, 0.0]])
+    # within the tolerance: accepted
+    exact.TabularAR.from_conditionals([np.log([0.5, 0.5 + 5e-10])])
+
+
+def test_infinite_and_nan_log_weights_are_refused():
+    """Was: ``log_normalize([inf, 0])`` returned ``[inf, 0]``.  +inf and NaN log weights have no normalisation."""
+    for bad in ([np.inf, 0.0], [np.nan, 0.0], [[0.0, 0.0], [np.inf, -np.inf]]):
+        with pytest.raises(ValueError, match=r"NaN or \+inf"):
+            exact.log_normalize(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        exact.logsumexp([np.nan, 0.0])
+    assert exact.logsumexp([np.inf, 0.0]) == np.inf  # log Σ e^x = +inf is the correct answer there
+    np.testing.assert_array_equal(exact.log_normalize([-np.inf, -np.inf]), [-np.inf, -np.inf])  # zero mass stays zero
+    with pytest.raises(ValueError, match="axis"):
+        exact.logsumexp(np.zeros(3), axis=1)
+    with pytest.raises(ValueError, match="axis"):
+        exact.log_normalize(np.zeros(3), axis=True)
+
+
+def test_huge_horizon_memory_check_is_linear_time():
+    """Was: ``TabularAR.random(10**6, 10**6)`` spent 15+ minutes in the cap check (a product of 10**6 big integers)."""
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"~1e\+6000000 entries.*over the memory cap"):
+        exact.TabularAR.random(10**6, 10**6)
+    with pytest.raises(ValueError, match="over the memory cap"):
+        exact.TabularAR.random(2, 10**12)  # the per-step size tuple alone would not fit
+    with pytest.raises(ValueError, match="over the memory cap"):
+        exact.MarkovAR(np.array([0.5, 0.5]), np.eye(2), 10**12)
+    assert time.perf_counter() - start < 5.0
+
+
+def test_every_markov_allocation_is_checked():
+    """Was: ``MarkovAR.log_suffix_masses`` allocated its (T, V) table without the cap."""
+    markov = exact.MarkovAR.random(4, 1000, seed=0)
+    with exact.memory_limit(4 * 1000 * 8 - 8):  # one entry short of the (T, V) table of β
+        with pytest.raises(ValueError, match=r"suffix power masses.*32,000 bytes"):
+            markov.log_suffix_masses(2.0)
+        with pytest.raises(ValueError, match="over the memory cap"):
+            markov.log_prefix_totals(2.0, 3)
+        with pytest.raises(ValueError, match="over the memory cap"):
+            exact.sample_power(markov, 2.0, 1, np.random.default_rng(0))
+    with exact.memory_limit(10**6):
+        with pytest.raises(ValueError, match="prefixes"):
+            markov.log_prefix_marginals(10)  # _log_prefix_table: 4**10 entries
+        with pytest.raises(ValueError, match="sampled sequences"):
+            markov.sample(10**4, np.random.default_rng(0))
+        with pytest.raises(ValueError, match="transition matrix"):
+            exact.MarkovAR.random(10**4, 2)
+        with pytest.raises(ValueError, match="sampled sequences"):
+            MODEL.sample(10**6, np.random.default_rng(0))
+        with pytest.raises(ValueError, match="padded completions"):
+            exact.pad_completions([[0]], 10**6, None)
+    assert markov.log_suffix_masses(2.0).shape == (1000, 4)  # under the default cap: fine
+
+
+@pytest.mark.parametrize(
+    "completions, horizon, eos, message",
+    [
+        ([[0, 2.7]], 2, None, "integer token ids"),
+        ([[0, "1"]], 2, None, "integer token ids"),
+        ([[0, True]], 2, None, "integer token ids"),
+        ([[0, -1]], 2, None, "integer token ids"),
+        ([[0, 1]], 2.0, None, "horizon"),
+        ([[0, 1]], 2, 1.0, "eos_token_id"),
+        ([[0, 1]], 2, "1", "eos_token_id"),
+    ],
+)
+def test_pad_completions_refuses_non_integers(completions, horizon, eos, message):
+    with pytest.raises(ValueError, match=message):
+        exact.pad_completions(completions, horizon, eos)
+
+
+def test_llm_temper_refuses_infinite_temperature():
+    """Was: ``temper(logp, inf)`` returned NaN for the ``-inf`` entries (``-inf / inf``)."""
+    torch = pytest.importorskip("torch")
+    from llm.model import temper
+
+    logp = torch.log(torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64))
+    for bad in (math.inf, math.nan, 0.0, -1.0, "2"):
+        with pytest.raises(ValueError, match="temperature"):
+            temper(logp, bad)
+    assert torch.equal(temper(logp, np.float64(1.0)), logp)
