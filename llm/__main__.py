@@ -20,7 +20,7 @@ METHODS = ("standard", "temperature", "power-mh", "power-inf", "power-scalable",
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m llm", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    from .experiments_cli import register  # teacher, distill, evaluate (Algorithm 1, Table 1)
+    from .experiments.cli import register  # teacher, distill, evaluate (Algorithm 1, Table 1)
 
     register(commands)
     sample = commands.add_parser("sample", help="sample completions and print JSON lines")

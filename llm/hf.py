@@ -149,7 +149,7 @@ def _gguf_progress_only_on_a_terminal():
 class HFModel:
     """Any local or hub causal LM (``name_or_path``, optionally a ``gguf_file`` in it); no argument: the default model.
 
-    ``adapter``: a LoRA adapter directory saved by :func:`llm.distill.distill` (a power-distilled
+    ``adapter``: a LoRA adapter directory saved by :func:`llm.experiments.distill.distill` (a power-distilled
     student), merged into the loaded weights.
     """
 
@@ -185,7 +185,7 @@ class HFModel:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
         label = f"{name_or_path}/{gguf_file}" if gguf_file else str(name_or_path)
-        if adapter is not None:  # a LoRA student (llm.distill), merged into the base weights
+        if adapter is not None:  # a LoRA student (llm.experiments.distill), merged into the base weights
             from peft import PeftModel
 
             quantizer = getattr(self.model, "hf_quantizer", None)

@@ -85,8 +85,8 @@ def wrap_model(network, tokenizer, name: str, template=None):
 
     Uses ``HFModel.from_model`` where the installed ``llm.hf`` has it, else fills the same attributes.
     """
-    from .hf import HFModel
-    from .model import ForwardCounter
+    from ..hf import HFModel
+    from ..model import ForwardCounter
 
     if hasattr(HFModel, "from_model"):
         return HFModel.from_model(network, tokenizer, name, template=template)
@@ -259,7 +259,7 @@ def load_student(adapter_dir: str | Path, base=None):
     from peft import PeftModel
 
     if base is None:
-        from .hf import HFModel
+        from ..hf import HFModel
 
         base = HFModel()
     network = trainable_copy(base.model)

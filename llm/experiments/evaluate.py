@@ -11,7 +11,7 @@ model (prompt masked, Sec. 6.1 / B.1) and ``r*`` the task's reward:
 * "Self-reward Best-of-N": per prompt, the completion with the largest
   ``r_self`` among its ``S`` seeds; the mean over prompts of its ``r*`` and ``r_self``.
 
-Models: the base, a distilled student (:func:`llm.distill.load_student`) and
+Models: the base, a distilled student (:func:`llm.experiments.distill.load_student`) and
 RandW (:func:`random_init_copy`: the same architecture with random weights,
 the negative control of Section 6).
 """

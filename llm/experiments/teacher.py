@@ -36,7 +36,7 @@ import torch
 
 from exact._atomic_output import exclusive_lock
 
-from .samplers import Completions, sample_best_of_n, sample_power_inf, sample_power_mh, sample_standard, sample_temperature
+from ..samplers import Completions, sample_best_of_n, sample_power_inf, sample_power_mh, sample_standard, sample_temperature
 from .tasks import Problem, Task
 
 __all__ = [

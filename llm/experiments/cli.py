@@ -1,10 +1,11 @@
 """Command line for the experiments: ``teacher``, ``distill``, ``evaluate`` (Algorithm 1, Table 1).
 
-    python -m llm.experiments_cli teacher --method power-mh --alpha 4 --task arithmetic --n 500 --out teacher.jsonl
-    python -m llm.experiments_cli distill --data teacher.jsonl --out student/
-    python -m llm.experiments_cli evaluate --model base --model student/ --model randw --methods standard,temperature,power-mh
+    python -m llm teacher --method power-mh --alpha 4 --task arithmetic --n 500 --out teacher.jsonl
+    python -m llm distill --data teacher.jsonl --out student/
+    python -m llm evaluate --model base --model student/ --model randw --methods standard,temperature,power-mh
 
-(``python -m llm teacher ...`` once :func:`register` is hooked into ``llm/__main__.py``.)
+(``llm/__main__.py`` hooks :func:`register` in next to ``sample``; ``python -m llm.experiments ...``
+runs these three alone.)
 
 ``--model`` accepts ``default`` (SmolLM2-135M-Instruct), a model directory or
 ``.gguf`` file, a LoRA adapter directory (a folder with ``adapter_config.json``:
@@ -183,7 +184,7 @@ def _evaluate_rows(args) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m llm.experiments_cli", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m llm.experiments", description=__doc__.splitlines()[0])
     register(parser.add_subparsers(dest="command", required=True))
     return parser
 

@@ -18,10 +18,10 @@ import pytest
 
 import exact
 import llm
-from llm.tasks import ToyTask
-from llm.teacher import SamplerConfig, generate_teacher, read_records
+from llm.experiments.tasks import ToyTask
+from llm.experiments.teacher import SamplerConfig, generate_teacher, read_records
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEC = "toy:3,6,0"
 N = 400
 ARGS = ["teacher", "--model", SPEC, "--task", "toy", "--n", str(N), "--alpha", "4", "--quiet"]
@@ -61,7 +61,7 @@ def test_records_carry_every_field_and_true_rewards_are_the_task_s(tmp_path):
 
 def test_sigkill_mid_run_then_restart_loses_and_duplicates_nothing(tmp_path):
     out = tmp_path / "killed.jsonl"
-    command = [sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)]
+    command = [sys.executable, "-m", "llm", *ARGS, "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -109,13 +109,13 @@ def test_corrupt_middle_line_and_other_settings_are_refused(tmp_path):
 
 def test_two_writers_on_one_file_the_second_is_refused_at_once(tmp_path):
     out = tmp_path / "t.jsonl"
-    first = subprocess.Popen([sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)], cwd=ROOT)
+    first = subprocess.Popen([sys.executable, "-m", "llm", *ARGS, "--out", str(out)], cwd=ROOT)
     try:
         while not (out.exists() and out.read_bytes().count(b"\n") >= 1):  # the first run is writing
             assert first.poll() is None, "the first writer ended before the test could race it"
             time.sleep(0.05)
         start = time.monotonic()
-        second = subprocess.run([sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)], cwd=ROOT,
+        second = subprocess.run([sys.executable, "-m", "llm", *ARGS, "--out", str(out)], cwd=ROOT,
                                 capture_output=True, text=True)
         assert second.returncode != 0 and "being written by another process" in second.stderr
         assert time.monotonic() - start < 30  # at once: the interpreter start, not a run of n = 400
@@ -142,8 +142,8 @@ def test_resume_reports_duplicate_and_foreign_ids_with_file_and_line(tmp_path, d
 
 
 def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
-    from llm.evaluate import evaluate
-    from llm.experiments_cli import main
+    from llm.experiments.evaluate import evaluate
+    from llm.__main__ import main
 
     out = tmp_path / "rows.csv"
     assert main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard,power-mh", "--n", "3", "--seeds", "3",
@@ -166,7 +166,7 @@ def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
 
 def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
     from exact._atomic_output import OutputLocked, exclusive_lock
-    from llm.experiments_cli import main
+    from llm.__main__ import main
 
     out = tmp_path / "rows.csv"
     with exclusive_lock(out):
