@@ -26,7 +26,7 @@ CAPTION = "Empirical illustration of Prop. 4: gain in synthetic reward r_lambda 
 def compute(seed: int = 0, scale: str = "tiny", model: str | None = None) -> dict:
     from llm.experiments.evaluate import evaluate
     from llm.experiments.tasks import synthetic_rewards
-    from llm.experiments.teacher import SamplerConfig
+    from llm.methods import SamplerConfig
 
     from . import _llm
 

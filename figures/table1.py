@@ -25,7 +25,8 @@ def compute(seed: int = 0, scale: str = "tiny", workdir: str | None = None, mode
     from llm.experiments.distill import DistillConfig, distill, load_student
     from llm.experiments.evaluate import evaluate_models, markdown_table, random_init_copy
     from llm.experiments.tasks import ArithmeticTask
-    from llm.experiments.teacher import SamplerConfig, generate_teacher
+    from llm.experiments.teacher import generate_teacher
+    from llm.methods import SamplerConfig
 
     from . import _llm
 

@@ -5,6 +5,7 @@ the subprocess is fast; the records are compared with an uninterrupted reference
 run of the same arguments.
 """
 
+import csv
 import json
 import os
 import signal
@@ -19,7 +20,8 @@ import pytest
 import exact
 import llm
 from llm.experiments.tasks import ToyTask
-from llm.experiments.teacher import SamplerConfig, generate_teacher, read_records
+from llm.experiments.teacher import generate_teacher, read_records
+from llm.methods import SamplerConfig
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = "toy:3,6,0"
@@ -174,3 +176,49 @@ def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
             main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard", "--n", "1", "--seeds", "1",
                   "--out", str(out)])
     assert not out.exists()
+
+
+SMALL_SAMPLERS = ["--particles", "3", "--top-k", "2", "--rollouts", "2", "--alpha", "2"]
+
+
+@pytest.mark.parametrize("method, settings", [("power-smc", {"particles": 3}),
+                                              ("power-scalable", {"top_k": 2, "rollouts": 2, "jackknife": True})])
+def test_teacher_cli_runs_power_smc_and_the_scalable_sampler_and_resumes(tmp_path, method, settings):
+    from llm.__main__ import main
+
+    out = tmp_path / "t.jsonl"
+    argv = ["teacher", "--method", method, "--model", "toy:3,4,0", "--task", "toy", "--n", "3", *SMALL_SAMPLERS,
+            "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    records = read_records(out)
+    model = exact.TabularAR.random(3, 4, 0)
+    assert len(records) == 3
+    for record in records:
+        assert record["method"] == method and record["alpha"] == 2.0
+        assert settings.items() <= record["settings"].items()
+        assert record["self_reward"] == pytest.approx(float(np.log(model.joint()[tuple(record["tokens"])])) / 4, abs=1e-10)
+    assert main(argv) == 0 and read_records(out) == records  # resumed: all three skipped, nothing rewritten
+
+
+def test_python_m_llm_teacher_power_smc(tmp_path):
+    out = tmp_path / "smc.jsonl"
+    command = [sys.executable, "-m", "llm", "teacher", "--method", "power-smc", "--model", "toy:3,4,0", "--task", "toy",
+               "--n", "2", *SMALL_SAMPLERS, "--quiet", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["written"] == 2 and [r["method"] for r in read_records(out)] == ["power-smc"] * 2
+
+
+def test_evaluate_cli_rows_for_every_method_including_power_smc_and_scalable(tmp_path):
+    from llm.__main__ import main
+    from llm.methods import METHODS
+
+    out = tmp_path / "rows.csv"
+    assert main(["evaluate", "--model", "toy:3,4,0", "--task", "toy", "--methods", ",".join(METHODS), "--n", "2",
+                 "--seeds", "2", "--block-size", "2", "--n-mcmc", "1", "--candidates", "2", *SMALL_SAMPLERS,
+                 "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [row["sampling"] for row in rows] == [m.label for m in METHODS.values()]
+    assert [row["sampling"] for row in rows[-3:-1]] == ["Power (scalable)", "Power-SMC"]
+    for row in rows:  # r_self: mean log-prob of completions of a toy whose smallest conditional is > 1e-3
+        assert row["model"] == "toy:3,4,0" and np.log(1e-3) < float(row["r_self_mean"]) < 0
