@@ -33,7 +33,7 @@ API_PAGES = {
     "exact": ["exact"],
     "exact.samplers": ["exact/samplers"],
     "exact.testing": ["exact/testing"],
-    "llm": ["llm", "llm/samplers"],
+    "llm": ["llm", "llm/hf", "llm/samplers"],
     "llm.experiments": ["llm/experiments"],
 }
 
