@@ -12,7 +12,7 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 .PHONY: figure test install all-figures bench docs clean
 
 $(STAMP): pyproject.toml Makefile
-	# the HumanEval sandbox (llm/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
+	# the HumanEval sandbox (llm/experiments/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
 	command -v bwrap >/dev/null || (apt-get update && apt-get install -y bubblewrap)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# CPU torch first (a local wheel here; never the multi-GB CUDA build by accident)

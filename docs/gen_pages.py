@@ -6,7 +6,7 @@ the sources as text (nothing of ours is imported).  It writes:
 * ``index.md`` and ``guides/*.md`` -- README.md split at its ``## `` headings;
 * ``changelog.md`` -- CHANGELOG.md;
 * ``reference/<package>.md`` -- one API page per package (``exact``, ``exact.samplers``,
-  ``exact.testing``, ``llm``): a mkdocstrings block for every module in it;
+  ``exact.testing``, ``llm``, ``llm.experiments``): a mkdocstrings block for every module in it;
 * ``paper-map.md`` -- every equation, proposition, corollary, lemma, theorem and algorithm
   that a docstring in ``exact/`` or ``llm/`` (or any text in ``tests/``, ``proofs_check/``,
   ``figures/``) cites, with its functions, tests, ``proofs_check`` entries and figures;
@@ -33,7 +33,8 @@ API_PAGES = {
     "exact": ["exact"],
     "exact.samplers": ["exact/samplers"],
     "exact.testing": ["exact/testing"],
-    "llm": ["llm", "llm/samplers"],
+    "llm": ["llm", "llm/hf", "llm/samplers"],
+    "llm.experiments": ["llm/experiments"],
 }
 
 # how the code writes each kind of citation -> the label the map uses

@@ -78,7 +78,7 @@ class EvaluationSetup(NamedTuple):
 
 def evaluation_setup(scale: str, model: str | None, seed: int) -> EvaluationSetup:
     """Settings for ``scale``, the base model, the arithmetic task, ``n_eval`` problems and the seed list."""
-    from llm.tasks import ArithmeticTask
+    from llm.experiments.tasks import ArithmeticTask
 
     s = settings(scale)
     task = ArithmeticTask(digits=s["digits"])

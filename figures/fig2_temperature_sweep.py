@@ -18,8 +18,8 @@ CAPTION = "Sharper power sampling raises both r_self and r*: mean self-reward an
 
 
 def compute(seed: int = 0, scale: str = "tiny", model: str | None = None) -> dict:
-    from llm.evaluate import evaluate
-    from llm.teacher import SamplerConfig
+    from llm.experiments.evaluate import evaluate
+    from llm.methods import SamplerConfig
 
     from . import _llm
 

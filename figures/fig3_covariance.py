@@ -24,9 +24,9 @@ CAPTION = "Empirical illustration of Prop. 4: gain in synthetic reward r_lambda 
 
 
 def compute(seed: int = 0, scale: str = "tiny", model: str | None = None) -> dict:
-    from llm.evaluate import evaluate
-    from llm.tasks import synthetic_rewards
-    from llm.teacher import SamplerConfig
+    from llm.experiments.evaluate import evaluate
+    from llm.experiments.tasks import synthetic_rewards
+    from llm.methods import SamplerConfig
 
     from . import _llm
 

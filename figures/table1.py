@@ -22,10 +22,11 @@ CAPTION = "True reward r* (accuracy) and self-reward r_self per model and sample
 
 def compute(seed: int = 0, scale: str = "tiny", workdir: str | None = None, model: str | None = None) -> dict:
     """Run teacher → distill → evaluate; ``workdir`` keeps the teacher JSONL and the adapter (resumable teacher)."""
-    from llm.distill import DistillConfig, distill, load_student
-    from llm.evaluate import evaluate_models, markdown_table, random_init_copy
-    from llm.tasks import ArithmeticTask
-    from llm.teacher import SamplerConfig, generate_teacher
+    from llm.experiments.distill import DistillConfig, distill, load_student
+    from llm.experiments.evaluate import evaluate_models, markdown_table, random_init_copy
+    from llm.experiments.tasks import ArithmeticTask
+    from llm.experiments.teacher import generate_teacher
+    from llm.methods import SamplerConfig
 
     from . import _llm
 
@@ -77,7 +78,7 @@ def compute(seed: int = 0, scale: str = "tiny", workdir: str | None = None, mode
 
 
 def _teacher_accuracy(path: Path) -> float:
-    from llm.teacher import read_records
+    from llm.experiments.teacher import read_records
 
     records = read_records(path)
     return sum(r["true_reward"] for r in records) / len(records) if records else float("nan")

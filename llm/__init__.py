@@ -4,6 +4,8 @@
 * :class:`HFModel` (any Hugging Face causal LM; default SmolLM2-135M-Instruct, offline)
   and :class:`ToyModel` (any ``exact`` model) implement it;
 * :mod:`llm.samplers` -- standard, temperature, MH / Power(∞), scalable, Power-SMC, Best-of-N;
+* :mod:`llm.methods` -- the one registry of those methods (:class:`SamplerConfig`, :func:`draw`), used by
+  the command line, the experiments (:mod:`llm.experiments`, never imported here) and the figures;
 * :mod:`llm.estimators` -- Section 4 quantities at a prefix with standard errors;
 * :func:`self_reward`, :func:`enumerate_exact` (a real LM on a small token set, as an ``exact`` model);
 * :mod:`llm.audit` -- a tiny Hugging Face LM with its exact law (:func:`tiny_causal_lm`) and
@@ -21,6 +23,7 @@ from .audit import TinyLM, hf_sampler_draws, llm_sampler_draws, tiny_causal_lm  
 from .enumerate import enumerate_exact  # noqa: F401
 from .estimators import *  # noqa: F401,F403
 from .hf import HFModel, default_model_path  # noqa: F401
+from .methods import METHODS, SamplerConfig, draw  # noqa: F401
 from .model import DecodeState, ForwardCounter, LanguageModel, sample_from_logprobs, temper  # noqa: F401
 from .reward import SelfReward, self_reward  # noqa: F401
 from .samplers import *  # noqa: F401,F403

@@ -5,7 +5,7 @@ import torch
 import transformers
 
 import llm
-from llm.distill import LORA_TARGETS
+from llm.experiments.distill import LORA_TARGETS
 
 
 def test_adapter_is_merged_exactly_as_peft_merges_it(real_model, tmp_path):

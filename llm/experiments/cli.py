@@ -1,10 +1,11 @@
 """Command line for the experiments: ``teacher``, ``distill``, ``evaluate`` (Algorithm 1, Table 1).
 
-    python -m llm.experiments_cli teacher --method power-mh --alpha 4 --task arithmetic --n 500 --out teacher.jsonl
-    python -m llm.experiments_cli distill --data teacher.jsonl --out student/
-    python -m llm.experiments_cli evaluate --model base --model student/ --model randw --methods standard,temperature,power-mh
+    python -m llm teacher --method power-mh --alpha 4 --task arithmetic --n 500 --out teacher.jsonl
+    python -m llm distill --data teacher.jsonl --out student/
+    python -m llm evaluate --model base --model student/ --model randw --methods standard,temperature,power-mh
 
-(``python -m llm teacher ...`` once :func:`register` is hooked into ``llm/__main__.py``.)
+(``llm/__main__.py`` hooks :func:`register` in next to ``sample``; ``python -m llm.experiments ...``
+runs these three alone.)
 
 ``--model`` accepts ``default`` (SmolLM2-135M-Instruct), a model directory or
 ``.gguf`` file, a LoRA adapter directory (a folder with ``adapter_config.json``:
@@ -22,6 +23,8 @@ import sys
 from pathlib import Path
 
 from exact._atomic_output import exclusive_lock, write_atomic
+
+from ..methods import add_arguments, config_from_args
 
 __all__ = ["build_parser", "load_model", "main", "register"]
 
@@ -50,16 +53,6 @@ def load_model(spec: str | None, base=None):
     return llm.HFModel(spec)
 
 
-def _sampler_arguments(parser: argparse.ArgumentParser, method: bool = True) -> None:
-    if method:
-        parser.add_argument("--method", default="power-mh", help="standard, temperature, power-mh, power-inf, bon")
-    parser.add_argument("--alpha", type=float, default=4.0, help="power exponent α (temperature: τ = 1/α)")
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="completion cap (paper: 3072)")
-    parser.add_argument("--block-size", type=int, default=8, help="MH block size B (paper: 192)")
-    parser.add_argument("--n-mcmc", type=int, default=2, help="MH steps per block (paper: 10)")
-    parser.add_argument("--candidates", type=int, default=4, help="Best-of-N candidates")
-
-
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="arithmetic", help="arithmetic, humaneval or toy")
     parser.add_argument("--digits", type=int, default=None, help="arithmetic: digits per operand (difficulty)")
@@ -71,7 +64,7 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
 def register(subparsers) -> None:
     """Add the ``teacher``, ``distill`` and ``evaluate`` subcommands to an argparse ``subparsers`` object."""
     teacher = subparsers.add_parser("teacher", help="Algorithm 1 lines 3-8: resumable teacher data (JSONL)")
-    _sampler_arguments(teacher)
+    add_arguments(teacher)
     _common_arguments(teacher)
     teacher.add_argument("--n", type=int, required=True, help="number of prompts (one completion each)")
     teacher.add_argument("--out", type=Path, required=True, help="JSONL file (appended to; resumable)")
@@ -94,10 +87,10 @@ def register(subparsers) -> None:
     distill.set_defaults(handler=run_distill)
 
     evaluate = subparsers.add_parser("evaluate", help="Table 1: r* and r_self per model x sampler, and self-reward BoN")
-    _sampler_arguments(evaluate, method=False)
+    add_arguments(evaluate, with_method=False)
     _common_arguments(evaluate)
     evaluate.add_argument("--model", action="append", default=None, help="repeatable: default, randw, adapter dir, path")
-    evaluate.add_argument("--methods", default="standard,temperature,power-mh")
+    evaluate.add_argument("--methods", default="standard,temperature,power-mh", help="comma-separated, any of --method's")
     evaluate.add_argument("--n", type=int, default=16, help="evaluation prompts")
     evaluate.add_argument("--seeds", type=int, default=4, help="seeds (one completion per prompt per seed)")
     evaluate.add_argument("--problem-seed", type=int, default=1, help="seed of the evaluation prompts (teacher uses 0)")
@@ -119,19 +112,13 @@ def _task(args):
     return get_task(args.task, **options)
 
 
-def _config(args, method: str):
-    from .teacher import SamplerConfig
-
-    return SamplerConfig(method, args.alpha, args.max_new_tokens, args.block_size, args.n_mcmc, args.candidates)
-
-
 def run_teacher(args) -> int:
     from .teacher import generate_teacher
 
     _setup(args)
     lm = load_model(args.model)
     summary = generate_teacher(
-        lm, _task(args), args.out, args.n, _config(args, args.method), args.seed,
+        lm, _task(args), args.out, args.n, config_from_args(args, args.method), args.seed,
         model_name=args.model if args.model.startswith("toy:") else None, chat=not args.no_chat,
         progress=not args.quiet,
     )
@@ -175,7 +162,7 @@ def _evaluate_rows(args) -> list:
     models = {spec: load_model(spec, base) for spec in specs}
     task = _task(args)
     problems = task.problems(args.n, args.problem_seed)
-    configs = [_config(args, m) for m in args.methods.split(",")]
+    configs = [config_from_args(args, m) for m in args.methods.split(",")]
     rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat)
     if args.out:
         write_atomic(args.out, rows_csv(rows).encode("utf-8"))
@@ -183,7 +170,7 @@ def _evaluate_rows(args) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m llm.experiments_cli", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m llm.experiments", description=__doc__.splitlines()[0])
     register(parser.add_subparsers(dest="command", required=True))
     return parser
 

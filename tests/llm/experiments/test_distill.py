@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from llm.distill import LORA_TARGETS, DistillConfig, build_examples, distill, load_student, wrap_model
+from llm.experiments.distill import LORA_TARGETS, DistillConfig, build_examples, distill, load_student, wrap_model
 
 import transformers
 
@@ -37,7 +37,7 @@ def test_prompt_tokens_are_masked_and_long_examples_truncated():
 
 
 def test_completion_only_loss_is_the_mean_nll_of_completion_tokens(tiny):
-    from llm.distill import _Collator
+    from llm.experiments.distill import _Collator
 
     batch = _Collator(tiny.pad_token_id)(build_examples(RECORDS, 1024))
     with torch.no_grad():

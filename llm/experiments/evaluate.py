@@ -1,7 +1,8 @@
 """Evaluation as in Table 1: model × sampling method → r* and r_self over seeds, and self-reward Best-of-N.
 
-For each prompt ``x`` and each of ``S`` seeds one completion is drawn (the ``S``
-completions of a prompt come from one sampler call whose generator is seeded by
+For each prompt ``x`` and each of ``S`` seeds one completion is drawn by any method
+of :data:`llm.methods.METHODS` (the ``S`` completions of a prompt come from one
+:func:`llm.methods.draw` call whose generator is seeded by
 ``(seed, prompt id, method)``; row ``s`` plays seed ``s``).  With
 ``r_self(x, y) = (1/|y|) Σ_t log π_eval(y_t | x, y_<t)`` under the *evaluated*
 model (prompt masked, Sec. 6.1 / B.1) and ``r*`` the task's reward:
@@ -11,7 +12,7 @@ model (prompt masked, Sec. 6.1 / B.1) and ``r*`` the task's reward:
 * "Self-reward Best-of-N": per prompt, the completion with the largest
   ``r_self`` among its ``S`` seeds; the mean over prompts of its ``r*`` and ``r_self``.
 
-Models: the base, a distilled student (:func:`llm.distill.load_student`) and
+Models: the base, a distilled student (:func:`llm.experiments.distill.load_student`) and
 RandW (:func:`random_init_copy`: the same architecture with random weights,
 the negative control of Section 6).
 """
@@ -29,13 +30,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..methods import METHODS, SamplerConfig, draw
 from .tasks import Problem, Task
-from .teacher import SamplerConfig, decode_completion, draw, encode_prompt, record_generator
+from .teacher import decode_completion, encode_prompt, record_generator
 
 __all__ = ["EvalRow", "evaluate", "evaluate_models", "markdown_table", "random_init_copy", "rows_csv", "SAMPLING_NAMES"]
 
-#: Table 1's names for the sampling methods.
-SAMPLING_NAMES = {"standard": "Standard", "temperature": "Temperature", "power-mh": "Power", "power-inf": "Power(∞)", "bon": "BoN"}
+#: Table 1's names for the sampling methods (the registry's labels).
+SAMPLING_NAMES = {name: method.label for name, method in METHODS.items()}
 
 
 @dataclass

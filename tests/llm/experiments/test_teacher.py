@@ -5,6 +5,7 @@ the subprocess is fast; the records are compared with an uninterrupted reference
 run of the same arguments.
 """
 
+import csv
 import json
 import os
 import signal
@@ -18,10 +19,11 @@ import pytest
 
 import exact
 import llm
-from llm.tasks import ToyTask
-from llm.teacher import SamplerConfig, generate_teacher, read_records
+from llm.experiments.tasks import ToyTask
+from llm.experiments.teacher import generate_teacher, read_records
+from llm.methods import SamplerConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPEC = "toy:3,6,0"
 N = 400
 ARGS = ["teacher", "--model", SPEC, "--task", "toy", "--n", str(N), "--alpha", "4", "--quiet"]
@@ -61,7 +63,7 @@ def test_records_carry_every_field_and_true_rewards_are_the_task_s(tmp_path):
 
 def test_sigkill_mid_run_then_restart_loses_and_duplicates_nothing(tmp_path):
     out = tmp_path / "killed.jsonl"
-    command = [sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)]
+    command = [sys.executable, "-m", "llm", *ARGS, "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -109,13 +111,13 @@ def test_corrupt_middle_line_and_other_settings_are_refused(tmp_path):
 
 def test_two_writers_on_one_file_the_second_is_refused_at_once(tmp_path):
     out = tmp_path / "t.jsonl"
-    first = subprocess.Popen([sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)], cwd=ROOT)
+    first = subprocess.Popen([sys.executable, "-m", "llm", *ARGS, "--out", str(out)], cwd=ROOT)
     try:
         while not (out.exists() and out.read_bytes().count(b"\n") >= 1):  # the first run is writing
             assert first.poll() is None, "the first writer ended before the test could race it"
             time.sleep(0.05)
         start = time.monotonic()
-        second = subprocess.run([sys.executable, "-m", "llm.experiments_cli", *ARGS, "--out", str(out)], cwd=ROOT,
+        second = subprocess.run([sys.executable, "-m", "llm", *ARGS, "--out", str(out)], cwd=ROOT,
                                 capture_output=True, text=True)
         assert second.returncode != 0 and "being written by another process" in second.stderr
         assert time.monotonic() - start < 30  # at once: the interpreter start, not a run of n = 400
@@ -142,8 +144,8 @@ def test_resume_reports_duplicate_and_foreign_ids_with_file_and_line(tmp_path, d
 
 
 def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
-    from llm.evaluate import evaluate
-    from llm.experiments_cli import main
+    from llm.experiments.evaluate import evaluate
+    from llm.__main__ import main
 
     out = tmp_path / "rows.csv"
     assert main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard,power-mh", "--n", "3", "--seeds", "3",
@@ -166,7 +168,7 @@ def test_evaluate_cli_on_a_toy_reports_per_seed_means_and_best_of_n(tmp_path):
 
 def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
     from exact._atomic_output import OutputLocked, exclusive_lock
-    from llm.experiments_cli import main
+    from llm.__main__ import main
 
     out = tmp_path / "rows.csv"
     with exclusive_lock(out):
@@ -174,3 +176,49 @@ def test_evaluate_cli_refuses_an_output_file_another_run_is_writing(tmp_path):
             main(["evaluate", "--model", SPEC, "--task", "toy", "--methods", "standard", "--n", "1", "--seeds", "1",
                   "--out", str(out)])
     assert not out.exists()
+
+
+SMALL_SAMPLERS = ["--particles", "3", "--top-k", "2", "--rollouts", "2", "--alpha", "2"]
+
+
+@pytest.mark.parametrize("method, settings", [("power-smc", {"particles": 3}),
+                                              ("power-scalable", {"top_k": 2, "rollouts": 2, "jackknife": True})])
+def test_teacher_cli_runs_power_smc_and_the_scalable_sampler_and_resumes(tmp_path, method, settings):
+    from llm.__main__ import main
+
+    out = tmp_path / "t.jsonl"
+    argv = ["teacher", "--method", method, "--model", "toy:3,4,0", "--task", "toy", "--n", "3", *SMALL_SAMPLERS,
+            "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    records = read_records(out)
+    model = exact.TabularAR.random(3, 4, 0)
+    assert len(records) == 3
+    for record in records:
+        assert record["method"] == method and record["alpha"] == 2.0
+        assert settings.items() <= record["settings"].items()
+        assert record["self_reward"] == pytest.approx(float(np.log(model.joint()[tuple(record["tokens"])])) / 4, abs=1e-10)
+    assert main(argv) == 0 and read_records(out) == records  # resumed: all three skipped, nothing rewritten
+
+
+def test_python_m_llm_teacher_power_smc(tmp_path):
+    out = tmp_path / "smc.jsonl"
+    command = [sys.executable, "-m", "llm", "teacher", "--method", "power-smc", "--model", "toy:3,4,0", "--task", "toy",
+               "--n", "2", *SMALL_SAMPLERS, "--quiet", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["written"] == 2 and [r["method"] for r in read_records(out)] == ["power-smc"] * 2
+
+
+def test_evaluate_cli_rows_for_every_method_including_power_smc_and_scalable(tmp_path):
+    from llm.__main__ import main
+    from llm.methods import METHODS
+
+    out = tmp_path / "rows.csv"
+    assert main(["evaluate", "--model", "toy:3,4,0", "--task", "toy", "--methods", ",".join(METHODS), "--n", "2",
+                 "--seeds", "2", "--block-size", "2", "--n-mcmc", "1", "--candidates", "2", *SMALL_SAMPLERS,
+                 "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [row["sampling"] for row in rows] == [m.label for m in METHODS.values()]
+    assert [row["sampling"] for row in rows[-3:-1]] == ["Power (scalable)", "Power-SMC"]
+    for row in rows:  # r_self: mean log-prob of completions of a toy whose smallest conditional is > 1e-3
+        assert row["model"] == "toy:3,4,0" and np.log(1e-3) < float(row["r_self_mean"]) < 0

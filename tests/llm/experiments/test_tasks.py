@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from llm.tasks import ArithmeticTask, get_task, hash_fraction, hash_noise, synthetic_rewards, zscore
+from llm.experiments.tasks import ArithmeticTask, get_task, hash_fraction, hash_noise, synthetic_rewards, zscore
 
 
 def test_arithmetic_problems_are_seeded_and_the_checker_is_exact():

@@ -19,7 +19,7 @@ Built-ins:
   are space-separated token ids, ``r*`` = fraction of tokens equal to ``target``.
 * :func:`hash_fraction`, :func:`synthetic_rewards` -- the synthetic rewards
   ``r_λ`` of Appendix B.1 (Figure 3).
-* HumanEval lives in :mod:`llm.humaneval` (it executes code, in a subprocess).
+* HumanEval lives in :mod:`llm.experiments.humaneval` (it executes code, in a subprocess).
 """
 
 from __future__ import annotations

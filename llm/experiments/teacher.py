@@ -1,8 +1,8 @@
 """Teacher data for power self-distillation (Algorithm 1, lines 3-8): ``D = {(x_i, y_i)}``, ``y_i ~ TeacherSample(x_i; π, α)``.
 
 :func:`generate_teacher` draws ``n`` prompts from a task (``x_i ~ μ``), samples one
-completion per prompt with a sampler (by default block-wise MH power sampling,
-Algorithm 2) and appends one JSON record per prompt to a JSONL file.
+completion per prompt with any method of :data:`llm.methods.METHODS` (by default
+block-wise MH power sampling, Algorithm 2) and appends one JSON record per prompt to a JSONL file.
 
 Loss-free and resumable.  Each record is written with one ``write`` of the full
 line, then ``flush`` and ``os.fsync``, so after a kill (SIGKILL included) the
@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -36,61 +35,17 @@ import torch
 
 from exact._atomic_output import exclusive_lock
 
-from .samplers import Completions, sample_best_of_n, sample_power_inf, sample_power_mh, sample_standard, sample_temperature
+from ..methods import SamplerConfig, draw
 from .tasks import Problem, Task
 
 __all__ = [
-    "METHODS",
-    "SamplerConfig",
     "TeacherSummary",
     "decode_completion",
-    "draw",
     "encode_prompt",
     "generate_teacher",
     "read_records",
     "record_generator",
 ]
-
-#: Sampling methods understood by :func:`draw` (``temperature`` uses ``τ = 1/α``).
-METHODS = ("standard", "temperature", "power-mh", "power-inf", "bon")
-
-
-@dataclass(frozen=True)
-class SamplerConfig:
-    """How completions are drawn.
-
-    ``method``: one of :data:`METHODS`; ``alpha``: power exponent (``temperature``:
-    ``τ = 1/α``; MH proposal temperature is also ``1/α``); ``max_new_tokens``:
-    completion cap (the paper: 3072); ``block_size`` ``B`` and ``n_mcmc`` of
-    Algorithm 2 (the paper: 192 and 10); ``candidates``: ``N`` of Best-of-N.
-    """
-
-    method: str = "power-mh"
-    alpha: float = 4.0
-    max_new_tokens: int = 32
-    block_size: int = 8
-    n_mcmc: int = 2
-    candidates: int = 4
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {self.alpha}")
-
-
-def draw(lm, prompt: Sequence[int], n: int, config: SamplerConfig, generator: torch.Generator) -> Completions:
-    """``n`` completions of ``prompt`` with the configured sampler (all randomness from ``generator``)."""
-    c = config
-    if c.method == "standard":
-        return sample_standard(lm, prompt, n, generator, c.max_new_tokens)
-    if c.method == "temperature":
-        return sample_temperature(lm, prompt, n, 1.0 / c.alpha, generator, c.max_new_tokens)
-    if c.method in ("power-mh", "power-inf"):
-        sampler = sample_power_mh if c.method == "power-mh" else sample_power_inf
-        return sampler(lm, prompt, n, c.alpha, generator, c.block_size, c.n_mcmc, c.max_new_tokens, progress=False)
-    return sample_best_of_n(lm, prompt, n, c.candidates, generator, max_new_tokens=c.max_new_tokens)
-
 
 def encode_prompt(lm, text: str, chat: bool = True) -> list[int]:
     """Prompt token ids: ``lm.encode`` (chat template if ``chat``); a toy model reads space-separated ids."""
@@ -196,8 +151,7 @@ def generate_teacher(
     out.parent.mkdir(parents=True, exist_ok=True)
     problems = list(task.problems(n, seed) if problems is None else problems)
     model_name = model_name or getattr(lm, "name", repr(lm))
-    settings = {k: v for k, v in asdict(config).items() if k not in ("method", "alpha")}
-    settings.update(task=repr(task), chat=chat)
+    settings = {**config.settings(), "task": repr(task), "chat": chat}
     identity = {"method": config.method, "alpha": config.alpha, "seed": seed, "model": model_name, "settings": settings}
     with exclusive_lock(out), open(out, "ab") as stream:  # a second writer of `out` fails here, at once
         numbered = _numbered_records(out, repair=True)

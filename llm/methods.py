@@ -1,0 +1,239 @@
+"""One registry of sampling methods: a name and a :class:`SamplerConfig` → ``n`` completions of a prompt.
+
+The command line (``python -m llm sample``), the teacher (Algorithm 1 of arXiv
+2605.04542, lines 3-8), the evaluation (Table 1) and the figures all draw through
+:func:`draw`, so a method that can be sampled can also teach and be evaluated.
+
+Methods (:data:`METHODS`, in this order), all at power exponent ``α``:
+
+* ``standard`` -- ancestral sampling from ``π``;
+* ``temperature`` -- tokens from ``π(· | x, y_<t)^{1/τ}`` normalised, ``τ = 1/α`` (Eq. 5);
+* ``power-mh`` -- block-wise Metropolis-Hastings power sampling (Algorithm 2), ``n`` chains;
+* ``power-inf`` -- its greedy Power(∞) variant;
+* ``power-scalable`` -- the scalable power sampler (top-K candidates, ``M`` rollouts, jackknife;
+  arXiv 2601.21590), ``n`` independent completions;
+* ``power-smc`` -- Power-SMC with ``N`` = ``particles``; see below;
+* ``bon`` -- self-reward Best-of-N over ``candidates`` base samples.
+
+Power-SMC returns ``N`` weighted particles ``(y_i, W_i)``, not draws.  Here each of the
+``n`` completions comes from its own independent SMC run, as one particle ``y_I`` with
+``P(I = i) = W_i`` (the normalised final weights), drawn with the caller's generator:
+an exact draw from the run's particle approximation ``π̂_N = Σ_i W_i δ_{y_i}`` of ``π_α``,
+and the ``n`` completions are i.i.d. like every other method's (one run resampled ``n``
+times would repeat particles).  Its law tends to ``π_α`` as ``N → ∞``; at finite ``N`` it
+is that of ``exact.power_smc``'s runs with the same rule (when no intermediate
+resampling happens, as on a two-token horizon with the tempered proposal, it is
+``exact.sir_output_distribution`` with the ``"temperature"`` proposal).  ``info`` holds
+each run's ``log_evidence`` (``log Ẑ``) and ``n_resamples``.  The cost fields add up over
+the ``n`` runs.
+
+The scalable sampler already returns ``n`` independent completions; ``info`` holds
+``sampling_logprobs`` as :func:`llm.sample_power_scalable` documents.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, dataclass, fields
+from types import MappingProxyType
+from typing import Callable, Mapping, Sequence
+
+import torch
+
+from .model import LanguageModel, sample_from_logprobs
+from .samplers import (
+    Completions,
+    sample_best_of_n,
+    sample_power_inf,
+    sample_power_mh,
+    sample_power_scalable,
+    sample_power_smc,
+    sample_standard,
+    sample_temperature,
+)
+
+__all__ = ["METHODS", "Method", "SamplerConfig", "add_arguments", "config_from_args", "draw"]
+
+#: The four settings every teacher record carried before the registry knew the scalable
+#: sampler and Power-SMC; they stay in :meth:`SamplerConfig.settings` so older files resume.
+_HISTORICAL_SETTINGS = ("max_new_tokens", "block_size", "n_mcmc", "candidates")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How completions are drawn: a method of :data:`METHODS` and its parameters.
+
+    ``alpha``: power exponent ``α`` (``temperature``: ``τ = 1/α``; the MH proposal and the
+    Power-SMC proposal also run at temperature ``1/α``); ``max_new_tokens``: completion cap
+    (the paper: 3072; ``None``: a toy model's horizon); ``block_size`` ``B`` and ``n_mcmc``
+    of Algorithm 2 (the paper: 192 and 10); ``candidates``: ``N`` of Best-of-N;
+    ``top_k`` ``K``, ``rollouts`` ``M``, ``rollout_horizon`` ``H`` (``None``: to the end)
+    and ``jackknife`` of the scalable sampler; ``particles``: ``N`` of Power-SMC.
+    """
+
+    method: str = "power-mh"
+    alpha: float = 4.0
+    max_new_tokens: int | None = 32
+    block_size: int = 8
+    n_mcmc: int = 2
+    candidates: int = 4
+    top_k: int = 8
+    rollouts: int = 8
+    rollout_horizon: int | None = None
+    jackknife: bool = True
+    particles: int = 16
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+        if not self.alpha > 0:
+            raise ValueError(f"alpha must be > 0, got {self.alpha}")
+        for name in ("max_new_tokens", "block_size", "n_mcmc", "candidates", "top_k", "rollouts", "particles"):
+            value = getattr(self, name)
+            if value is None and name == "max_new_tokens":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.rollout_horizon is not None and (not isinstance(self.rollout_horizon, int) or self.rollout_horizon < 0):
+            raise ValueError(f"rollout_horizon must be None or an integer >= 0, got {self.rollout_horizon!r}")
+
+    def settings(self) -> dict:
+        """The settings that identify a run besides ``method`` and ``alpha`` (what a teacher file records).
+
+        ``max_new_tokens``, ``block_size``, ``n_mcmc`` and ``candidates`` always (as before the
+        registry grew), plus the fields the method itself reads (:attr:`Method.reads`).
+        """
+        names = _HISTORICAL_SETTINGS + tuple(n for n in METHODS[self.method].reads if n not in _HISTORICAL_SETTINGS)
+        return {name: getattr(self, name) for name in names}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One registered method: its ``name``, Table 1 ``label``, the :class:`SamplerConfig` fields it
+    ``reads`` (besides ``alpha`` and ``max_new_tokens``) and ``run(lm, prompt, n, config, generator, progress)``."""
+
+    name: str
+    label: str
+    reads: tuple[str, ...]
+    run: Callable[[LanguageModel, list[int], int, SamplerConfig, torch.Generator, bool], Completions]
+
+
+def _standard(lm, prompt, n, c, generator, progress):
+    return sample_standard(lm, prompt, n, generator, c.max_new_tokens)
+
+
+def _temperature(lm, prompt, n, c, generator, progress):
+    return sample_temperature(lm, prompt, n, 1.0 / c.alpha, generator, c.max_new_tokens)
+
+
+def _power_mh(lm, prompt, n, c, generator, progress):
+    return sample_power_mh(lm, prompt, n, c.alpha, generator, c.block_size, c.n_mcmc, c.max_new_tokens, progress=progress)
+
+
+def _power_inf(lm, prompt, n, c, generator, progress):
+    return sample_power_inf(lm, prompt, n, c.alpha, generator, c.block_size, c.n_mcmc, c.max_new_tokens, progress=progress)
+
+
+def _power_scalable(lm, prompt, n, c, generator, progress):
+    return sample_power_scalable(
+        lm, prompt, n, c.alpha, generator, c.top_k, c.rollouts, c.rollout_horizon, c.jackknife, c.max_new_tokens,
+        progress=progress,
+    )
+
+
+def _power_smc(lm, prompt, n, c, generator, progress):
+    """``n`` independent Power-SMC runs, each giving one particle drawn by its final weight (module docstring)."""
+    tokens, logprobs, log_evidence, n_resamples = [], [], [], []
+    calls = forward = required = 0
+    seconds = 0.0
+    for _ in range(n):
+        run = sample_power_smc(lm, prompt, c.particles, c.alpha, generator, c.max_new_tokens)
+        pick = int(sample_from_logprobs(torch.log_softmax(run.info["log_weights"], 0)[None], generator)[0])
+        tokens.append(run.tokens[pick])
+        logprobs.append(run.logprobs[pick])
+        log_evidence.append(run.info["log_evidence"])
+        n_resamples.append(run.info["n_resamples"])
+        calls, forward, required = calls + run.model_calls, forward + run.forward_tokens, required + run.required_tokens
+        seconds += run.seconds
+    info = {"log_evidence": torch.tensor(log_evidence, dtype=torch.float64), "n_resamples": n_resamples}
+    return Completions(tokens, logprobs, calls, forward, required, seconds, info)
+
+
+def _best_of_n(lm, prompt, n, c, generator, progress):
+    return sample_best_of_n(lm, prompt, n, c.candidates, generator, max_new_tokens=c.max_new_tokens)
+
+
+_SCALABLE = ("top_k", "rollouts", "rollout_horizon", "jackknife")
+
+#: Every method by name (iterating gives the names in the order of the module docstring).
+METHODS: Mapping[str, Method] = MappingProxyType({
+    m.name: m
+    for m in (
+        Method("standard", "Standard", (), _standard),
+        Method("temperature", "Temperature", (), _temperature),
+        Method("power-mh", "Power", ("block_size", "n_mcmc"), _power_mh),
+        Method("power-inf", "Power(∞)", ("block_size", "n_mcmc"), _power_inf),
+        Method("power-scalable", "Power (scalable)", _SCALABLE, _power_scalable),
+        Method("power-smc", "Power-SMC", ("particles",), _power_smc),
+        Method("bon", "BoN", ("candidates",), _best_of_n),
+    )
+})
+
+
+def draw(
+    lm: LanguageModel,
+    prompt: Sequence[int],
+    n: int,
+    config: SamplerConfig,
+    generator: torch.Generator,
+    progress: bool = False,
+) -> Completions:
+    """``n`` completions of ``prompt`` by ``config.method`` (all randomness from ``generator``).
+
+    ``progress`` shows the MH and scalable samplers' progress bars.
+    """
+    if not isinstance(config, SamplerConfig):
+        raise ValueError(f"config must be a SamplerConfig, got {type(config).__name__}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return METHODS[config.method].run(lm, [int(t) for t in prompt], n, config, generator, progress)
+
+
+#: Command-line help of each :class:`SamplerConfig` field (``--max-new-tokens`` for ``max_new_tokens``, ...).
+_HELP = {
+    "alpha": "power exponent α (temperature: τ = 1/α)",
+    "max_new_tokens": "completion cap (paper: 3072)",
+    "block_size": "MH block size B (paper: 192)",
+    "n_mcmc": "MH steps per block (paper: 10)",
+    "candidates": "Best-of-N: candidates N",
+    "top_k": "scalable: candidates K",
+    "rollouts": "scalable: rollouts M per candidate",
+    "rollout_horizon": "scalable: rollout horizon H (default: to the end)",
+    "particles": "Power-SMC: particles N (one run per completion)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, with_method: bool = True, **defaults) -> None:
+    """Options for every :class:`SamplerConfig` field; ``defaults`` override the dataclass defaults by field name.
+
+    ``--method`` (only if ``with_method``) chooses among :data:`METHODS` (``defaults["method"] = None``:
+    required); ``jackknife`` becomes ``--no-jackknife``.  :func:`config_from_args` reads them back.
+    """
+    for spec in fields(SamplerConfig):
+        default = defaults.get(spec.name, spec.default if spec.default is not MISSING else None)
+        if spec.name == "method":
+            if with_method:
+                parser.add_argument("--method", choices=list(METHODS), default=default, required=default is None)
+        elif spec.name == "jackknife":
+            parser.add_argument("--no-jackknife", action="store_true", help="scalable: plain ratio estimator")
+        else:
+            kind = float if spec.name == "alpha" else int
+            parser.add_argument("--" + spec.name.replace("_", "-"), type=kind, default=default, help=_HELP[spec.name])
+
+
+def config_from_args(args: argparse.Namespace, method: str | None = None) -> SamplerConfig:
+    """The :class:`SamplerConfig` of the options of :func:`add_arguments` (``method`` overrides ``args.method``)."""
+    values = {spec.name: getattr(args, spec.name) for spec in fields(SamplerConfig) if spec.name not in ("method", "jackknife")}
+    return SamplerConfig(method=args.method if method is None else method, jackknife=not args.no_jackknife, **values)
