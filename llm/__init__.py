@@ -1,7 +1,8 @@
 """Power-distribution samplers and estimators on language models (torch lives here, not in ``exact``).
 
 * :mod:`llm.model` -- the one interface (:class:`LanguageModel`, :class:`DecodeState`);
-* :class:`HFModel` (any Hugging Face causal LM; default SmolLM2-135M-Instruct, offline)
+* :class:`HFModel` (any Hugging Face causal LM; default SmolLM2-135M-Instruct, offline),
+  :class:`VLLMModel` (the vLLM engine, in an environment of its own: ``make test-vllm``)
   and :class:`ToyModel` (any ``exact`` model) implement it;
 * :mod:`llm.samplers` -- standard, temperature, MH / Power(∞), scalable, Power-SMC, Best-of-N;
 * :mod:`llm.methods` -- the one registry of those methods (:class:`SamplerConfig`, :func:`draw`), used by
@@ -11,7 +12,7 @@
 * :mod:`llm.audit` -- a tiny Hugging Face LM with its exact law (:func:`tiny_causal_lm`) and
   adapters from any sampler's calling convention to draws for ``exact.testing``.
 
-``HFModel`` imports ``transformers`` lazily, so ``import llm`` stays light.
+``HFModel`` imports ``transformers`` and ``VLLMModel`` imports ``vllm`` lazily, so ``import llm`` stays light.
 """
 
 # PyPI's unrelated `llm` package has the same import name; this marker tells ours apart
@@ -28,3 +29,4 @@ from .model import DecodeState, ForwardCounter, LanguageModel, sample_from_logpr
 from .reward import SelfReward, self_reward  # noqa: F401
 from .samplers import *  # noqa: F401,F403
 from .toy import ToyModel  # noqa: F401
+from .vllm import VLLMModel, load_engine  # noqa: F401  (vLLM itself is imported only when a VLLMModel is built)

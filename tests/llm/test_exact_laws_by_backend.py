@@ -7,6 +7,11 @@ Backends (the ``backend`` fixture):
 * ``hf`` -- ``llm.HFModel`` on ``llm.audit.tiny_causal_lm(3, horizon=3, eos_token_id=2, seed=0)``,
   a real transformers Llama (its own forward and KV cache) whose law after the prompt ``(0,)`` is
   enumerated exactly (``|y| = 1, 2, 3`` with probabilities 0.24, 0.12, 0.64).
+* ``vllm`` -- ``llm.VLLMModel``: the vLLM engine serving a tiny Llama saved to disk
+  (``VLLM_TINY`` in tests/llm/vllm_reference.py: the same construction at hidden size 64, for the
+  head sizes vLLM's CPU attention takes), its exact law enumerated by the HF backend on the same
+  weights (``|y| = 1, 2, 3`` with probabilities 0.56, 0.33, 0.11); one engine per test session,
+  only where vLLM is installed (``make test-vllm``, marker ``vllm``).
 
 Every EOS convention matters on both: MH's ``m ~ U{1..|y|}`` and Hastings factor ``|y|/|y'|``,
 chains that finish in an early block, rollouts and candidates that stop at EOS, particles that
@@ -51,11 +56,14 @@ class Backend(NamedTuple):
     prompt: list[int]
 
 
-@pytest.fixture(scope="module", params=["toy", "hf"])
+@pytest.fixture(scope="module", params=["toy", "hf", pytest.param("vllm", marks=pytest.mark.vllm)])
 def backend(request) -> Backend:
     if request.param == "toy":
         model = exact.TabularAR.random(3, T, seed=13, eos_token_id=EOS)
         return Backend(model, llm.ToyModel(model), [])
+    if request.param == "vllm":  # the session's one engine (conftest); skipped where vLLM is not installed
+        reference, exact_model, engine = request.getfixturevalue("vllm_tiny")
+        return Backend(exact_model, engine, reference.prompt)
     tiny = llm.tiny_causal_lm(vocab_size=3, horizon=T, eos_token_id=EOS, seed=0)
     return Backend(tiny.exact_model, tiny.lm, list(tiny.prompt_ids))
 

