@@ -53,6 +53,7 @@ docs: $(DOCS_STAMP)
 # setup.cfg); its state (mutants/, incremental: a rerun only tests changed mutants) stays there.
 #   make mutants                                   -> the campaign: exact/ + llm samplers/estimators
 #   make mutants MUTATE=exact/renyi.py MUTANT_TESTS="tests/exact/test_renyi.py"   -> one module
+#   make mutants MUTANT_NAMES="exact.renyi.x_renyi_entropy*"   -> rerun those mutants (after new tests)
 MUT_VENV  := .venv-mutants
 MUT_PY    := $(MUT_VENV)/bin/python
 MUT_STAMP := $(MUT_VENV)/.installed
@@ -90,7 +91,7 @@ mutants: $(MUT_STAMP)
 	  'pytest_add_cli_args =' '    -p' '    no:cacheprovider' \
 	  'pytest_add_cli_args_test_selection =' $(foreach t,$(MUTANT_TESTS),'    $(t)') \
 	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg
-	cd $(MUT_DIR) && CI=true ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS)
+	cd $(MUT_DIR) && CI=true ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
 	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
 
 clean:
