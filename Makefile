@@ -2,7 +2,8 @@
 #   make figure   -> python paper_repro.py --figure S6
 #   make test     -> the test suite (what .ci/run calls)
 # and `make docs`: the API reference into site/ (its tools in .venv-docs, apart from .venv),
-# `make test-vllm`: the vLLM backend's tests in .venv-vllm (vLLM pins its own torch and transformers)
+# `make test-vllm`: the vLLM backend's tests in .venv-vllm (vLLM pins its own torch and transformers),
+# `make mutants`: mutation testing (mutmut, in .venv-mutants; docs/mutation.md). Not part of .ci/run.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -14,7 +15,7 @@ VLLM_PY    := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py
 
-.PHONY: figure test test-vllm install all-figures bench docs clean
+.PHONY: figure test test-vllm install all-figures bench docs clean mutants
 
 $(STAMP): pyproject.toml Makefile
 	# the HumanEval sandbox (llm/experiments/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
@@ -71,5 +72,51 @@ $(VLLM_STAMP): pyproject.toml Makefile
 test-vllm: $(STAMP) $(VLLM_STAMP)
 	HF_REFERENCE_PYTHON=$(abspath $(PY)) VLLM_CPU_KVCACHE_SPACE=2 $(VLLM_PY) -m pytest -q -m vllm $(VLLM_TESTS)
 
+# -- mutation testing (docs/mutation.md) --------------------------------------------------------
+# mutmut runs in build/mutation/ (a copy of exact/, llm/, tests/, pyproject.toml and a generated
+# setup.cfg); its state (mutants/, incremental: a rerun only tests changed mutants) stays there.
+#   make mutants                                   -> the campaign: exact/ + llm samplers/estimators
+#   make mutants MUTATE=exact/renyi.py MUTANT_TESTS="tests/exact/test_renyi.py"   -> one module
+#   make mutants MUTANT_NAMES="exact.renyi.x_renyi_entropy*"   -> rerun those mutants (after new tests)
+MUT_VENV  := .venv-mutants
+MUT_PY    := $(MUT_VENV)/bin/python
+MUT_STAMP := $(MUT_VENV)/.installed
+MUT_DIR   := build/mutation
+MUTMUT_VERSION ?= 3.8.1
+MUT_JOBS  ?= 2
+# copied next to the mutated packages (imported by the tests, never mutated)
+MUT_COPY  := exact llm tests proofs_check figures bench paper_repro.py pyproject.toml
+# what is mutated (mutmut globs) and the tests that must kill it (pytest arguments)
+MUTATE ?= exact/* llm/samplers/* llm/estimators.py llm/slope.py
+MUTANT_SKIP ?= exact/_atomic_output.py exact/llm_guard.py exact/_version.py exact/_memory.py exact/testing/plugin.py
+MUTANT_TESTS ?= tests/exact tests/testing_kit tests/proofs_check tests/test_reproducible_examples.py \
+  tests/llm/test_samplers_toy.py tests/llm/test_estimators_toy.py tests/llm/test_eos_toy_samplers.py \
+  tests/llm/test_eos_toy_smc.py tests/llm/test_mh_toy.py tests/llm/test_slope.py
+
+# mutmut and its own dependencies in .venv-mutants; the project's test dependencies (numpy, scipy,
+# torch, hypothesis, sympy, ...) are read from .venv's site-packages through a .pth path entry
+# (a plain path: .venv's editable install of this repository stays inactive, so the tests import
+# the mutated copy that mutmut puts first on sys.path)
+$(MUT_STAMP): $(STAMP) Makefile
+	test -x $(MUT_PY) || $(PYTHON) -m venv $(MUT_VENV)
+	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > \
+	  "$$($(MUT_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/project_test_deps.pth"
+	$(MUT_PY) -m pip install -q mutmut==$(MUTMUT_VERSION)
+	touch $(MUT_STAMP)
+
+mutants: $(MUT_STAMP)
+	mkdir -p $(MUT_DIR)
+	rm -rf $(addprefix $(MUT_DIR)/,$(MUT_COPY))
+	cp -r $(MUT_COPY) $(MUT_DIR)/
+	find $(MUT_DIR) -path $(MUT_DIR)/mutants -prune -o -name __pycache__ -prune -exec rm -rf {} +
+	printf '%s\n' '[mutmut]' 'source_paths =' '    exact' '    llm' \
+	  'only_mutate =' $(foreach m,$(MUTATE),'    $(m)') \
+	  'do_not_mutate =' $(foreach m,$(MUTANT_SKIP),'    $(m)') \
+	  'pytest_add_cli_args =' '    -p' '    no:cacheprovider' \
+	  'pytest_add_cli_args_test_selection =' $(foreach t,$(MUTANT_TESTS),'    $(t)') \
+	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg
+	cd $(MUT_DIR) && CI=true ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
+	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
+
 clean:
-	rm -rf $(VENV) $(DOCS_VENV) $(VLLM_VENV) out site
+	rm -rf $(VENV) $(DOCS_VENV) $(VLLM_VENV) $(MUT_VENV) $(MUT_DIR) out site

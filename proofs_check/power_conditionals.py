@@ -129,4 +129,7 @@ def check_sps_theorem31() -> str:
         require(vanishes(definition[s] - scores[s] / total), f"Theorem 3.1 fails at token s = {s}")
         # the expectation form equals the suffix power mass Σ_z q_s(z)^α (the SPS summary's second form)
         require(vanishes(zeta(q[s], ALPHA) - sp.Add(*(v**ALPHA for v in q[s]))), f"ζ(s) ≠ Σ q_s^α at s = {s}")
+    # negative controls: ζ alone (no p(s)^α) and p(s)^α alone (no ζ: the temperature conditional) must be rejected
+    for wrong in ([zeta(q[s], ALPHA) for s in range(N_TOKENS)], [p[s] ** ALPHA for s in range(N_TOKENS)]):
+        require(not vanishes(definition[0] - wrong[0] / sp.Add(*wrong)), "decision procedure is vacuous: a wrong Thm 3.1 passed")
     return f"V = {N_TOKENS} tokens × {N_SUFFIXES} suffixes, symbolic α > 0"

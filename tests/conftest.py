@@ -1,14 +1,48 @@
-"""Shared pytest configuration: Hypothesis profiles and the one real-model fixture.
+"""Shared pytest configuration: Hypothesis profiles, reproducible examples, the one real-model fixture.
 
-``ci`` (loaded when ``CI`` is set, or with ``HYPOTHESIS_PROFILE=ci``) is
-derandomised, has no deadline and no example database, so CI runs are
-reproducible; ``dev`` is the same with more examples for local hunting.
+Profiles: ``ci`` is the default (also what ``CI=true`` gets, and ``HYPOTHESIS_PROFILE=ci``):
+derandomised, no deadline, no example database; ``dev`` (``HYPOTHESIS_PROFILE=dev``) draws
+300 fresh random examples per test for local bug hunting (not reproducible by design).
+
+Reproducible from one file: a failure in the full run reproduces when that test file (or
+that one test) runs alone, because the examples a test draws depend on the test alone:
+
+* ``derandomize=True`` seeds each test's example stream from a digest of the test itself
+  (its source and name), not from the run, the test order or the time;
+* ``database=None``: no replay of examples saved by earlier runs;
+* Hypothesis (≥ 6.131) also draws, with probability 5-15 % per integer/float, "local
+  constants": every literal in the source of every non-test module in ``sys.modules``.
+  That pool depends on which of our modules the run happened to import (a full run
+  imports ``llm``, ``figures``, ``proofs_check``, ...; ``tests/exact/test_renyi.py`` alone
+  imports ``exact`` only), so the same test drew different examples (e.g. α = 0.6 alone,
+  0.3 in a full run).  Below, the pool is frozen empty (Hypothesis's built-in edge
+  values are still drawn).  This uses a private Hypothesis hook;
+  ``tests/test_reproducible_examples.py`` fails if a Hypothesis upgrade makes it a no-op.
+
+Regressions found by a random search (``dev``) are pinned with ``@example`` on the test.
 """
 
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+
+def _freeze_local_constants() -> bool:
+    """Make Hypothesis's local-constant pool empty and independent of ``sys.modules`` (see module doc)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the pool
+        return False
+    if not hasattr(providers, "_get_local_constants") or not hasattr(providers, "Constants"):
+        return False  # pragma: no cover - tests/test_reproducible_examples.py reports it
+    frozen = providers.Constants()
+    providers._get_local_constants = lambda: frozen
+    providers.CONSTANTS_CACHE.cache.clear()
+    return True
+
+
+LOCAL_CONSTANTS_FROZEN = _freeze_local_constants()
 
 settings.register_profile(
     "ci",

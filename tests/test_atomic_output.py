@@ -14,7 +14,7 @@ import pytest
 import exact._atomic_output as atomic_output
 from exact._atomic_output import OutputLocked, exclusive_lock, publish_together, recover
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the repository root (this file is tests/test_atomic_output.py)
 
 
 def hold_lock_in_subprocess(path: Path) -> subprocess.Popen:

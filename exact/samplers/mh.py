@@ -15,7 +15,9 @@ then ``N_MCMC`` steps each
 
    ``A = min(1, [π(y'_{1:L})^α / π(y_{1:L})^α] · [p_prop(y_{m:} | y_{<m}) / p_prop(y'_{m:} | y_{<m})] · |y| / |y'|)``;
 
-   Power(∞) (``greedy=True``) accepts iff ``π(y'_{1:L}) > π(y_{1:L})`` (strictly).
+   Power(∞) (``greedy=True``) accepts iff ``π(y'_{1:L}) > π(y_{1:L})`` (strictly; ties,
+   i.e. log probabilities within :data:`GREEDY_TIE_LOG_TOL`, are never accepted, so that
+   float rounding of equal probabilities does not decide the move).
 
 **EOS** (models with ``eos_token_id``; the EOS-absorbing tables of
 :mod:`exact.eos`).  The state space of block ``k`` is the completions of
@@ -77,6 +79,12 @@ from ._common import (
 )
 
 
+#: Power(∞) ties: ``log π(y') - log π(y) ≤`` this counts as equal (the ``argmax`` tolerance of
+#: ``exact.sharpening``); equal probabilities computed by different routes (prefix marginals,
+#: sums of log conditionals) differ by a few ulps, which must not decide an acceptance.
+GREEDY_TIE_LOG_TOL = 1e-9
+
+
 def mh_block_ends(horizon: int, block_size: int) -> list[int]:
     """``[L_0, L_1, ...]`` with ``L_k = min((k+1)B, T)``, ``k < ⌈T/B⌉`` (the last block may be shorter)."""
     horizon = check_count(horizon, "horizon")
@@ -129,7 +137,7 @@ def mh_kernel_from_tables(
             log_q = log_proposal_prefix[L].reshape(P, S) - log_proposal_prefix[m - 1].reshape(P, 1)
             log_q = np.where(np.isnan(log_q), -np.inf, log_q)  # suffixes of impossible prefixes
             if greedy:
-                accept = (target[:, None, :] > target[:, :, None]).astype(np.float64)
+                accept = (target[:, None, :] > target[:, :, None] + GREEDY_TIE_LOG_TOL).astype(np.float64)
             else:
                 balance = target - log_q  # log of π^α / q (/ |y|); the ratio is balance(y') - balance(y)
                 if correction is not None:
@@ -349,7 +357,7 @@ def mh_sample(
             resampled[:, L:] = False
             old, new = log_p[:, :L].sum(axis=1), lp2[:, :L].sum(axis=1)
             if greedy:
-                accept = new > old
+                accept = new > old + GREEDY_TIE_LOG_TOL
             else:
                 log_ratio = alpha * (new - old) + (log_q * resampled).sum(axis=1) - (lq2 * resampled).sum(axis=1)
                 if eos is not None and hastings:

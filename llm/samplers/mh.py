@@ -17,7 +17,8 @@ every state of block ``k`` has ``|y| = L_k`` and the last term is 0; with EOS
 ``|y|`` is the length up to the first EOS, ``m``'s range depends on the state,
 and omitting ``|y|/|y'|`` makes the chain's stationary law ``∝ |y| π(y)^α``,
 biased towards long completions (the public reference code has that bug).
-``greedy=True`` is Power(∞): accept iff ``π(y' | x) > π(y | x)`` (strictly).
+``greedy=True`` is Power(∞): accept iff ``π(y' | x) > π(y | x)`` (strictly: log probabilities within
+``exact.samplers.mh.GREEDY_TIE_LOG_TOL`` are a tie, never accepted).
 
 Caching: each chain keeps the raw target log-probs and the proposal log-probs
 of its current tokens, and the KV cache of its current sequence; a proposal
@@ -54,6 +55,7 @@ import torch
 from tqdm.auto import tqdm
 
 from exact import check_alpha
+from exact.samplers.mh import GREEDY_TIE_LOG_TOL
 
 from ..model import LanguageModel
 from .common import Completions, Request, Timer, resolve_max_new_tokens, run_requests
@@ -156,7 +158,7 @@ class _Chain:
                 y_new, raw_new, prop_new = _extend(self.y[: m - 1], self.raw[: m - 1], self.prop[: m - 1], new, eos)
                 log_target = sum(raw_new[m - 1 :]) - sum(self.raw[m - 1 :])
                 if greedy:
-                    accept = log_target > 0
+                    accept = log_target > GREEDY_TIE_LOG_TOL  # ties (a few ulps apart) never accepted
                 else:
                     # Hastings factor |y|/|y'|: m ~ U{1..|y|} has a state-dependent range under EOS
                     log_ratio = (

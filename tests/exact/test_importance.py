@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import bruteforce as bf
 import exact
+from exact.importance import PROPOSALS
 from exact.testing import strategies as sx
 
 
@@ -35,7 +36,20 @@ def _reference_proposals(model, prefix, alpha, seed):
     }
     random_q = np.random.default_rng(seed).dirichlet(np.ones(vocab))
     proposals["random"] = (random_q / random_q.sum()).tolist()
+    proposals["top-k"] = _truncated(proposals["base"], max(1, vocab // 2))
     return f, proposals
+
+
+def _truncated(q, k):
+    """``q`` restricted to its ``k`` most probable tokens and renormalised (a top-k proposal).
+
+    Misses part of the target's support whenever that support has more than ``k``
+    tokens: then ``E[W] = Σ_{q>0} f < 1`` and ``CV² = E[W²]/E[W]² - 1`` differs
+    from ``Var[W]`` and from ``E[W²]/E[W] - 1``.
+    """
+    keep = sorted(range(len(q)), key=lambda i: -q[i])[:k]
+    total = math.fsum(q[i] for i in keep)
+    return [q[i] / total if i in keep and total > 0 else 0.0 for i in range(len(q))]
 
 
 @given(sx.models_with_prefix(), sx.alphas(), sx.seeds())
@@ -44,7 +58,7 @@ def test_weight_stats_match_brute_force(model_prefix, alpha, seed):
     model, prefix = model_prefix
     f, proposals = _reference_proposals(model, prefix, alpha, seed)
     for name, q in proposals.items():
-        stats = exact.incremental_weight_stats(model, prefix, alpha, name if name != "random" else np.array(q))
+        stats = exact.incremental_weight_stats(model, prefix, alpha, name if name in PROPOSALS else np.array(q))
         mean, second = bf.weight_moments(f, q)
         assume(all(qi > 1e-150 or qi == 0 for qi in q))  # f²/q in linear space must not overflow in the reference
         assert math.isclose(stats.mean, mean, rel_tol=RTOL)
@@ -67,7 +81,7 @@ def test_prop2_optimal_proposal_has_zero_variance_and_others_do_not(model_prefix
         if name == "optimal" or any(q[i] == 0 for i in support) or min(q[i] for i in support) < 1e-150:
             continue  # Prop. 2 compares proposals that cover the support of f
         gap = max(abs(q[i] - f[i]) for i in support)
-        stats = exact.incremental_weight_stats(model, prefix, alpha, name if name != "random" else np.array(q))
+        stats = exact.incremental_weight_stats(model, prefix, alpha, name if name in PROPOSALS else np.array(q))
         reference = bf.weight_moments(f, q)[1] - 1.0  # Σ f²/q - 1
         assert math.isclose(stats.variance, reference, rel_tol=1e-8, abs_tol=1e-13 * (1 + reference))
         if gap > 1e-6:  # q differs from f on the support: strictly larger variance, ESS/N < 1
@@ -81,6 +95,26 @@ def test_uncovered_support_biases_the_mean():
     stats = exact.incremental_weight_stats(model, [], 2.0, np.array([1.0, 0.0]))
     assert math.isclose(stats.mean, f[0], rel_tol=1e-14)
     assert math.isclose(stats.variance, f[0] ** 2 / 1.0 - f[0] ** 2, abs_tol=1e-15)
+
+
+@given(sx.models_with_prefix(), sx.alphas(), st.integers(1, 4))
+@example((exact.pivotal_example(), ()), 2.0, 1)
+@example((exact.TabularAR.random(4, 3, seed=3, concentration=1.0), ()), 0.5, 2)
+def test_non_covering_proposal_matches_brute_force(model_prefix, alpha, k):
+    """Top-k proposals (the practical case) miss support: E[W] < 1, so CV² = E[W²]/E[W]² - 1 ≠ Var[W].
+
+    Reference: brute-force moments over the covered tokens; ESS/N = E[W]²/E[W²].
+    """
+    model, prefix = model_prefix
+    f, proposals = _reference_proposals(model, prefix, alpha, 0)
+    q = _truncated(proposals["base"], k)
+    mean, second = bf.weight_moments(f, q)
+    assume(all(qi > 1e-150 or qi == 0 for qi in q) and mean > 1e-150)
+    stats = exact.incremental_weight_stats(model, prefix, alpha, np.array(q))
+    assert math.isclose(stats.mean, mean, rel_tol=RTOL)
+    assert math.isclose(stats.ess_fraction, mean**2 / second, rel_tol=RTOL)
+    assert math.isclose(stats.cv2, second / mean**2 - 1, rel_tol=1e-8, abs_tol=1e-12 * second / mean**2)
+    assert math.isclose(stats.variance, second - mean**2, rel_tol=1e-8, abs_tol=1e-12 * second)
 
 
 @pytest.mark.parametrize(

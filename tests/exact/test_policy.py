@@ -128,6 +128,42 @@ def test_distillation_error_shrinks_with_n():
     assert curve.forward_kl[1] < curve.forward_kl[0] and len(curve.final_policy) == 2
 
 
+def _brute_distances(q, log_target):
+    """(KL(π_α‖q), KL(q‖π_α), TV = ½Σ|q - π_α|, D_H² = Σ(√q - √π_α)²) by direct sums over sequences."""
+    target = np.exp(log_target)
+    with np.errstate(divide="ignore"):
+        log_q = np.log(q)
+    tv = 0.5 * math.fsum(abs(a - b) for a, b in zip(q.ravel(), target.ravel()))
+    hellinger = math.fsum((math.sqrt(a) - math.sqrt(b)) ** 2 for a, b in zip(q.ravel(), target.ravel()))
+    return brute_kl(target, log_q), brute_kl(q, log_target), tv, hellinger
+
+
+@settings(max_examples=25)
+@given(models, st.sampled_from([0.5, 2.0, 4.0]), st.integers(0, 10**6), st.integers(1, 200), st.sampled_from([0.0, 0.5]))
+def test_distillation_curve_values_match_brute_force(model, alpha, seed, n, smoothing):
+    """Every metric of the curve is the brute-force distance between the fitted q̂_n and π_α (App. A.3)."""
+    curve = exact.distill_power(model, alpha, [n], np.random.default_rng(seed), smoothing)
+    expected = _brute_distances(curve.final_policy, brute_log_power(model, alpha))
+    got = (curve.forward_kl[0], curve.reverse_kl[0], curve.total_variation[0], curve.hellinger_squared[0])
+    for value, reference in zip(got, expected):
+        assert value == pytest.approx(reference, rel=1e-9, abs=1e-12)
+    assert 0.0 <= curve.total_variation[0] <= 1.0 and 0.0 <= curve.hellinger_squared[0] <= 2.0
+    # nested data sets: the same draws, so the curve's last point is the single-n run's point
+    longer = exact.distill_power(model, alpha, [max(1, n // 3), n], np.random.default_rng(seed), smoothing)
+    assert longer.total_variation[-1] == curve.total_variation[0]
+    assert longer.hellinger_squared[-1] == curve.hellinger_squared[0]
+
+
+def test_distillation_curve_prompted_is_the_prompt_average():
+    """With prompts: E_μ of the per-prompt brute-force distances, μ = (0.7, 0.3)."""
+    prompted = exact.PromptedModel([exact.TabularAR.random(3, 2, 4), exact.TabularAR.random(2, 2, 9)], [0.7, 0.3])
+    curve = exact.distill_power(prompted, 2.0, [40], np.random.default_rng(3))
+    per = [_brute_distances(q, brute_log_power(m, 2.0)) for q, m in zip(curve.final_policy, prompted.models)]
+    expected = 0.7 * np.array(per[0]) + 0.3 * np.array(per[1])
+    got = [curve.forward_kl[0], curve.reverse_kl[0], curve.total_variation[0], curve.hellinger_squared[0]]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
 def test_distillation_bad_input():
     model = exact.TabularAR.random(2, 2, 0)
     with pytest.raises(ValueError, match="smoothing"):

@@ -95,6 +95,27 @@ def test_batched_conditionals_agree_with_single_prefix(model, alpha):
                 assert not power[prefix].any() and not temp[prefix].any()
 
 
+#: A prefix 1e-3 as likely as its sibling: at α = 100 its row of π(y)^α sits e^-600 below the global
+#: maximum (entries e^-600 and e^-820: the second underflows unless the row is rescaled by its own max).
+UNDERFLOW_ROW = exact.TabularAR.from_joint(np.array([[0.5, 0.5 - 1.38e-3], [1.38e-3 * 0.9, 1.38e-3 * 0.1]]))
+
+
+@pytest.mark.parametrize("model, alpha", [(UNDERFLOW_ROW, 100.0), (UNDERFLOW_ROW, 300.0), (BIG, 1e3)])
+def test_batched_conditionals_keep_relative_precision_in_rows_far_below_the_maximum(model, alpha):
+    """Every entry of the batched tables that is a normal float (conditional > e^-700) within 1e-9
+    relative (log space) of the single-prefix route, which normalises each row on its own in log space
+    (the batched route shifts by one global maximum first)."""
+    tables = exact.all_power_conditionals(model, alpha)  # the one-sweep engine (exact.power._normalize_rows)
+    for length, power in enumerate(tables):
+        marginals = model.log_prefix_marginals(length)
+        for prefix in itertools.product(*[range(v) for v in model.vocab_sizes[:length]]):
+            if np.isfinite(marginals[prefix]):
+                expected = exact.log_power_conditional(model, prefix, alpha)
+                normal = expected > -700.0
+                with np.errstate(divide="ignore"):
+                    assert_log_close(np.log(power[prefix][normal]), expected[normal], rtol=1e-9)
+
+
 @given(sx.tabular_models(), sx.alphas())
 @example(exact.pivotal_example(), 2.0)
 @example(BIG, 50.0)

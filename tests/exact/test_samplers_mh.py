@@ -56,7 +56,7 @@ def brute_force_mh(model, alpha, block, n_mcmc, beta, greedy=False):
                     if q_fwd == 0:
                         continue
                     if greedy:
-                        acc = 1.0 if pi[y2] > pi[y] else 0.0
+                        acc = 1.0 if pi[y2] > pi[y] * (1 + 1e-9) else 0.0  # ties within 1e-9 never accepted
                     else:
                         q_back = _proposal_prob(model, y[: m - 1], y[m - 1 :], beta)
                         acc = min(1.0, (pi[y2] / pi[y]) ** alpha * q_back / q_fwd)
@@ -100,6 +100,23 @@ def test_exact_mh_with_zero_probability_sequences():
     want = brute_force_mh(model, 3.0, 1, 3, 3.0)
     np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
     assert got.probabilities[model.joint() == 0].sum() == 0
+
+
+#: Ties in π: three sequences of probability 0.3, with different proposal probabilities.
+#: Power(∞) never accepts a tie (">", not ">="): the laws differ from those of a ">=" kernel.
+TIED = np.array([[0.1, 0.3], [0.3, 0.3]])
+TIED_3 = np.array([[[0.05, 0.2], [0.0, 0.2]], [[0.2, 0.05], [0.2, 0.1]]])
+
+
+@pytest.mark.parametrize("joint, block", [(TIED, 1), (TIED, 2), (TIED_3, 1), (TIED_3, 3)], ids=["2x2-B1", "2x2-B2", "2x2x2-B1", "2x2x2-B3"])
+def test_power_infinity_never_accepts_a_tie(joint, block):
+    """Exact Power(∞) law on models with tied sequences equals the brute force (strict ``>``), and the
+    simulation follows it (TIED_3's ties are computed by different float routes, a few ulps apart)."""
+    model = exact.TabularAR.from_joint(joint)
+    got = mh_output_distribution(model, 4.0, block, 2, greedy=True)
+    np.testing.assert_allclose(got.probabilities, brute_force_mh(model, 4.0, block, 2, 4.0, greedy=True), atol=1e-12, rtol=0)
+    run = mh_sample(model, 4.0, block, 2, 20_000, np.random.default_rng(block), greedy=True)
+    assert chi_square_pvalue(run.sequences, got.probabilities) > 0.01
 
 
 @pytest.mark.parametrize("block, greedy, seed", [(2, False, 11), (1, False, 12), (4, False, 13), (2, True, 14)])

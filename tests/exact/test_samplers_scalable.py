@@ -86,7 +86,10 @@ def test_clipping_happens_and_is_handled():
     raw = jackknife_estimates(draws, clip=False)
     np.testing.assert_allclose(raw.sum(axis=-1), 1.0)  # the jackknife always sums to 1
     assert (raw < 0).any() and np.all(jackknife_estimates(draws, clip=True) >= 0)
-    assert np.abs(clipped - unclipped).max() > 0 or np.all(unclipped >= 0)
+    positive = np.clip(raw, 0.0, None)
+    np.testing.assert_allclose(jackknife_estimates(draws, clip=True), positive / positive.sum(axis=-1, keepdims=True))
+    # on this model the unclipped jackknife's expectation leaves the simplex, so clipping changes the law
+    assert np.any(unclipped < -1e-3) and np.abs(clipped - unclipped).max() > 1e-3
 
 
 def test_monte_carlo_fallback_agrees_with_enumeration(monkeypatch):

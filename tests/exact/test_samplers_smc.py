@@ -96,15 +96,35 @@ def test_power_smc_without_resampling_is_sir_with_temperature_proposal():
     assert runs.token_evaluations == 20_000 * 4 * 3 and np.all(runs.n_resampling == 0)
 
 
-@pytest.mark.parametrize("ramp, threshold, proposal", [(False, 1.0, "temperature"), (True, 1.0, "temperature"), (False, 1.0, "base")])
-def test_power_smc_unnormalised_estimates_are_unbiased(ramp, threshold, proposal):
+@pytest.mark.parametrize(
+    "ramp, threshold, proposal, alpha",
+    [
+        (False, 1.0, "temperature", 2.0),
+        (True, 1.0, "temperature", 2.0),
+        (False, 1.0, "base", 2.0),
+        # partial resampling (~30 % of runs resample once): weights carried across steps in some
+        # runs and reset in others; Ẑ must multiply the carried-weight averages Σ_i W^i w_t^i
+        (False, 0.5, "base", 4.0),
+        (True, 0.5, "base", 4.0),
+        (False, 0.0, "base", 2.0),  # never resamples: Ẑ = mean of the final weights
+        (False, 0.0, "temperature", 2.0),
+    ],
+)
+def test_power_smc_unnormalised_estimates_are_unbiased(ramp, threshold, proposal, alpha):
     # SMC identity: E[Ẑ Σ_i W^i δ(y^i)] = π(y)^α for any N, resampling scheme and exponent ramp.
     model = exact.TabularAR.random((2, 3, 2), seed=8, concentration=3.0)
-    alpha, R = 2.0, 40_000
+    R = 40_000
     runs = power_smc(model, alpha, 3, R, np.random.default_rng(9), ess_threshold=threshold, ramp=ramp, proposal=proposal)
-    assert runs.n_resampling.mean() > 0.5
+    resampled = runs.n_resampling.mean()
+    if threshold == 1.0:
+        assert resampled > 0.5
+    elif threshold == 0.0:
+        assert resampled == 0.0
+    else:  # partial: some runs resample at some step, most never do
+        assert 0.05 < resampled < 1.0, resampled
     log_z = exact.log_partition(model, alpha)
     ratio = np.exp(runs.log_evidence - log_z)
+    # unbiased: E[Ẑ] = Z_α within k = 5 standard errors estimated from the spread over runs
     assert abs(ratio.mean() - 1) < 5 * ratio.std() / np.sqrt(R)
     R_, N, T = runs.particles.shape
     flat = np.ravel_multi_index(tuple(runs.particles.reshape(-1, T).T), model.vocab_sizes).reshape(R_, N)
@@ -112,8 +132,10 @@ def test_power_smc_unnormalised_estimates_are_unbiased(ramp, threshold, proposal
     np.add.at(per_run, (np.repeat(np.arange(R), N), flat.reshape(-1)), (ratio[:, None] * np.exp(runs.log_weights)).reshape(-1))
     target = exact.power_joint(model, alpha).reshape(-1)
     se = per_run.std(axis=0) / np.sqrt(R)
-    # R = 40 000 runs, k = 5 standard errors per sequence (smallest target mass 4e-4: ~50 hits)
-    assert np.all(np.abs(per_run.mean(axis=0) - target) <= 5 * se)
+    # k = 5 standard errors per sequence hit in >= 50 runs (11 or 12 of the 12 sequences)
+    hit = (per_run > 0).sum(axis=0) >= 50
+    assert hit.sum() >= 10
+    assert np.all(np.abs(per_run.mean(axis=0) - target)[hit] <= 5 * se[hit])
 
 
 def test_systematic_resampling_edge_cases():

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 import exact
 
@@ -24,36 +24,53 @@ def brute_mass(model, alpha, tol=1e-9):
     return math.fsum(star) / math.fsum(terms)
 
 
+def _ulps_apart(p, index, ulps):
+    """``p`` with entry ``index`` moved up by ``ulps`` units in the last place."""
+    for _ in range(ulps):
+        p[index] = np.nextafter(p[index], 1.0)
+    return p
+
+
 @st.composite
 def models_with_ties(draw):
-    """Random models with zeros; half of them get a tied argmax set of size 2-3 by construction."""
+    """Random models with zeros; half of them get a tied argmax set of size 2-3 by construction,
+    the tied entries either bitwise equal or a few ulps apart (a tie in exact arithmetic that
+    rounding broke: still one argmax set within the 1e-9 log tolerance)."""
     seed = draw(st.integers(0, 10**6))
     vocab, horizon = draw(st.integers(2, 3)), draw(st.integers(1, 3))
     model = exact.TabularAR.random(vocab, horizon, seed, zero_fraction=0.3)
     n_ties = draw(st.integers(1, 3))
+    ulps = draw(st.sampled_from([0, 0, 1, 3]))
     p = model.joint().copy()
     flat = p.reshape(-1)
     if n_ties > 1 and flat.size >= n_ties:
         order = np.argsort(-flat)
         flat[order[:n_ties]] = flat[order[0]]
-        p = flat.reshape(p.shape) / flat.sum()  # equal entries stay bitwise equal after division
-        model = exact.TabularAR.from_joint(p)
+        flat = flat / flat.sum()  # equal entries stay bitwise equal after division
+        _ulps_apart(flat, order[n_ties - 1], ulps)
+        model = exact.TabularAR.from_joint(flat.reshape(p.shape))
     return model
+
+
+#: Two sequences tied up to 3 ulps of probability (0.3 and 0.3 + 3 ulp): |y*| = 2, π_α(y*) → 1.
+ULP_TIE = exact.TabularAR.from_joint(_ulps_apart(np.array([0.3, 0.3, 0.25, 0.15]), 1, 3).reshape(2, 2))
 
 
 ALPHAS = [1e-9, 1e-3, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0, 100.0, 1e3]
 
 
 @given(models_with_ties())
+@example(ULP_TIE)
 def test_argmax_set_matches_brute_force(model):
     seqs, logs = brute(model)
     top = max(logs)
-    expected = sorted(y for y, lp in zip(seqs, logs) if lp == top)
+    expected = sorted(y for y, lp in zip(seqs, logs) if lp >= top - 1e-9)
     assert sorted(map(tuple, exact.argmax_set(model).tolist())) == expected
     assert exact.argmax_mask(model).sum() == len(expected)
 
 
 @given(models_with_ties())
+@example(ULP_TIE)
 def test_sharpening_mass_is_eq30_monotone_and_tends_to_one(model):
     masses = [exact.sharpening_mass(model, a) for a in ALPHAS]
     for a, mass in zip(ALPHAS, masses):
@@ -73,6 +90,14 @@ def test_sharpening_mass_is_eq30_monotone_and_tends_to_one(model):
     else:
         assert masses[-1] == 1.0
     assert exact.sharpening_mass(model, math.inf) == 1.0
+
+
+def test_ulp_ties_are_one_argmax_set_and_the_mass_tends_to_one():
+    """Ties a few ulps apart: |y*| = 2 and π_α(y*) → 1 (not ½: the two sequences share the top)."""
+    assert len(exact.argmax_set(ULP_TIE)) == 2
+    for alpha in (1e3, 1e6, 1e12):
+        assert exact.sharpening_mass(ULP_TIE, alpha) == pytest.approx(1.0, abs=1e-12)
+    assert exact.sharpening_mass(ULP_TIE, 1.0) == pytest.approx(0.6, rel=1e-12)
 
 
 def test_is_sharpened_and_failure_probability():

@@ -122,9 +122,11 @@ def test_jackknife_probabilities_closed_form():
     assert float(p.min()) >= 0 and float(p.sum()) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("proposal_alpha", [1.0, None])
-def test_smc_evidence_and_weighted_particles_are_unbiased(toy, proposal_alpha):
-    """R = 400 runs, N = 4 particles, α = 3, proposals β = 1 (weights vary, resampling fires) and β = α: E[Ẑ] = Z_α and E[Ẑ Σ_i W_i 1{y_i = y}] = π(y)^α, within 4 SE."""
+@pytest.mark.parametrize("proposal_alpha, ess_threshold", [(1.0, 0.9), (None, 0.9), (1.0, 0.5), (1.0, 0.0)])
+def test_smc_evidence_and_weighted_particles_are_unbiased(toy, proposal_alpha, ess_threshold):
+    """R = 400 runs, N = 4 particles, α = 3, proposals β = 1 (weights vary, resampling fires) and β = α: E[Ẑ] = Z_α and E[Ẑ Σ_i W_i 1{y_i = y}] = π(y)^α, within 4 SE.
+
+    ``ess_threshold`` 0.5 resamples in some runs only (weights carried over steps elsewhere), 0 never."""
     alpha, R = 3.0, 400
     lm = llm.ToyModel(toy)
     generator = torch.Generator().manual_seed(0)
@@ -134,14 +136,18 @@ def test_smc_evidence_and_weighted_particles_are_unbiased(toy, proposal_alpha):
     cell = np.zeros((R,) + toy.vocab_sizes)
     resampled = 0
     for r in range(R):
-        out = llm.sample_power_smc(lm, [], 4, alpha, generator, ess_threshold=0.9, proposal_alpha=proposal_alpha)
+        out = llm.sample_power_smc(lm, [], 4, alpha, generator, ess_threshold=ess_threshold, proposal_alpha=proposal_alpha)
         z_hat[r] = math.exp(out.info["log_evidence"])
         W = torch.softmax(out.info["log_weights"], 0).numpy()
         for tokens, w in zip(out.tokens, W):
             cell[(r,) + tuple(tokens)] += z_hat[r] * w
         resampled += out.info["n_resamples"] > 0
-    if proposal_alpha == 1.0:
+    if proposal_alpha == 1.0 and ess_threshold == 0.9:
         assert resampled > R // 4  # the resampling path is exercised
+    elif ess_threshold == 0.5:
+        assert R // 20 < resampled < R - R // 20, resampled  # partial: some runs resample, others carry weights
+    elif ess_threshold == 0.0:
+        assert resampled == 0
     assert abs(z_hat.mean() - Z) < 4 * z_hat.std(ddof=1) / math.sqrt(R)
     means, ses = cell.mean(0), cell.std(0, ddof=1) / math.sqrt(R)
     big = target > 0.05 * target.max()

@@ -30,6 +30,23 @@ def test_both_estimates_agree_with_the_exact_slope(seed, alpha):
     assert 0 < est.covariance_se < 0.05 and est.n == n
 
 
+@pytest.mark.parametrize("seed, alpha, delta", [(4, 2.0, 0.5), (5, 2.0, -0.7), (6, 1.0, 1.5)])
+def test_reweighted_reward_at_another_exponent_matches_the_exact_reward(seed, alpha, delta):
+    """``R̂(α + δ)`` from ``π_α`` samples vs ``exact.true_reward(model, r*, α + δ)``, within K standard errors
+    of the self-normalised estimate (delta method: ``se² = Σ w_i² (r_i - R̂)² / (Σ w_i)²``)."""
+    model, table = _setting(seed)
+    samples = exact.sample_power(model, alpha, 20_000, np.random.default_rng(seed))
+    rewards = table[tuple(samples.T)]
+    log_likelihoods = np.log(model.joint()[tuple(samples.T)])
+    estimate = reweighted_reward(rewards, log_likelihoods, delta)
+    w = np.exp(delta * (log_likelihoods - log_likelihoods.max()))
+    se = np.sqrt(np.sum(w**2 * (rewards - estimate) ** 2)) / w.sum()
+    truth = exact.true_reward(model, table, alpha + delta)
+    assert abs(estimate - truth) < K * se
+    # the move is resolved: R(α + δ) differs from R(α) by many standard errors
+    assert abs(truth - exact.true_reward(model, table, alpha)) > 3 * K * se
+
+
 def test_toy_model_route_scores_with_the_language_model_and_groups_prompts():
     model, table = _setting(3)
     lm = llm.ToyModel(model)

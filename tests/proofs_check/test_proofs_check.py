@@ -142,6 +142,22 @@ def _lagrange_without_cross_terms(size):
     return lagrange + cross, squares
 
 
+def _power_is_temperature_symbolic(joint, alpha):
+    """The Eq. (6) definition replaced by the temperature conditional (Eq. 5): first-token marginals to the α."""
+    scores = [sp.Add(*row) ** alpha for row in joint]
+    return [score / sp.Add(*scores) for score in scores]
+
+
+def _zeta_doubled(q_s, alpha):
+    """2·ζ(s): Theorem 3.1's ratio is unchanged, only the second identity ζ(s) = Σ q_s^α can see it."""
+    return 2 * sp.Add(*(v**alpha for v in q_s))
+
+
+def _zeta_without_the_expectation_weight(q_s, alpha):
+    """ζ(s) = Σ_z q_s(z)^(α-1): the expectation taken under the uniform law instead of q_s."""
+    return sp.Add(*(v ** (alpha - 1) for v in q_s))
+
+
 SYMBOLIC_BREAKS = {
     "prop1_eq7": (proofs_check.power_conditionals, "eq7_prediction", _flipped_eq7),
     "prop1_eq21": (proofs_check.power_conditionals, "power_conditional_eq21", _eq21_without_prefix_power),
@@ -149,6 +165,11 @@ SYMBOLIC_BREAKS = {
     "prop4_covariance": (proofs_check.sharpening, "prop4_covariance", _covariance_with_wrong_sign),
     "prop5_eq14": (proofs_check.self_reward, "tilted", _tilt_with_beta_upside_down),
     "prop3_hellinger_step": (proofs_check.sharpening, "_lagrange_gap", _lagrange_without_cross_terms),
+    # SPS Theorem 3.1 has two identities; each break below is visible to one of them only, so a
+    # check that made either identity tautological (e.g. compared ζ with itself) fails here
+    "sps_theorem31/definition": (proofs_check.power_conditionals, "power_conditional_definition", _power_is_temperature_symbolic),
+    "sps_theorem31/zeta_scale": (proofs_check.power_conditionals, "zeta", _zeta_doubled),
+    "sps_theorem31/zeta_weight": (proofs_check.power_conditionals, "zeta", _zeta_without_the_expectation_weight),
 }
 
 
@@ -156,7 +177,7 @@ SYMBOLIC_BREAKS = {
 def test_a_broken_paper_formula_fails_its_check(name, monkeypatch) -> None:
     module, attribute, replacement = SYMBOLIC_BREAKS[name]
     monkeypatch.setattr(module, attribute, replacement)
-    result = run_check(CHECKS[name])
+    result = run_check(CHECKS[name.split("/")[0]])
     assert not result.passed, f"{name} still passed with {attribute} broken"
 
 
@@ -188,18 +209,33 @@ def _tilt_with_exponent_one_over_beta(original):
     return lambda model, beta: exact.power_joint(model, 1.0 / beta)  # α = 1/β instead of 1 + 1/β
 
 
+def _relative_break(scale):
+    """The package value off by a relative ``scale`` (a float64 transcription slip the 1e-12 tier must see)."""
+
+    def make(original):
+        return lambda *args, **kwargs: original(*args, **kwargs) * (1 + scale)
+
+    return make
+
+
 PACKAGE_BREAKS = {
     "odds_correction": ("rational_prop1", _negated_renyi_prediction),
     "power_conditional": ("rational_prop1", _power_is_temperature),
     "incremental_weight_stats": ("rational_prop2", _variance_is_second_moment),
     "reward_slope": ("rational_prop4", _slope_with_wrong_sign),
     "self_reward_tilt": ("rational_cor1_prop3", _tilt_with_exponent_one_over_beta),
+    # tolerance pinned: relative errors of 1e-6 and 1e-10 fail (REL_TOL = 1e-12; 1e-4 would pass both)
+    "power_conditional/1e-6": ("rational_prop1", _relative_break(1e-6)),
+    "power_conditional/1e-10": ("rational_prop1", _relative_break(1e-10)),
+    "reward_slope/1e-6": ("rational_prop4", _relative_break(1e-6)),
+    "sharpening_mass/1e-6": ("rational_cor1_prop3", _relative_break(-1e-6)),
 }
 
 
 @pytest.mark.parametrize("function", list(PACKAGE_BREAKS))
 def test_a_transcription_error_in_exact_fails_the_rational_check(function, monkeypatch, capsys) -> None:
     name, make_broken = PACKAGE_BREAKS[function]
+    function = function.split("/")[0]
     monkeypatch.setattr(exact, function, make_broken(getattr(exact, function)))
     assert main(["--only", name]) == 1
     out = capsys.readouterr().out
