@@ -19,6 +19,19 @@ from exact.samplers import (
 )
 
 
+
+def _estimate(X: np.ndarray, jackknife: bool, clip: bool) -> np.ndarray:
+    """Candidate probabilities from one draw ``X[r, k]`` of the M rollouts: plain, or jackknifed (and clipped)."""
+    M = X.shape[0]
+    est = X.sum(0) / X.sum()
+    if jackknife:
+        loo = [np.delete(X, s, axis=0).sum(0) / np.delete(X, s, axis=0).sum() for s in range(M)]
+        est = M * est - (M - 1) / M * np.sum(loo, axis=0)
+        if clip:
+            est = np.maximum(est, 0)
+            est = est / est.sum()
+    return est
+
 def brute_force_conditional(model, prefix, alpha, top_k, M, jackknife, horizon=None, clip=True):
     """E[p̂(· | prefix)] by summing over every ordered tuple of M rollouts per candidate (loops, no tables)."""
     joint = model.joint()
@@ -44,14 +57,7 @@ def brute_force_conditional(model, prefix, alpha, top_k, M, jackknife, horizon=N
         if prob == 0:
             continue
         X = np.array([[p[cands[k]] ** alpha * probs[k][draw[k][r]] ** (alpha - 1) for k in range(len(cands))] for r in range(M)])
-        est = X.sum(0) / X.sum()
-        if jackknife:
-            loo = [np.delete(X, s, axis=0).sum(0) / np.delete(X, s, axis=0).sum() for s in range(M)]
-            est = M * est - (M - 1) / M * np.sum(loo, axis=0)
-            if clip:
-                est = np.maximum(est, 0)
-                est = est / est.sum()
-        out[cands] += prob * est
+        out[cands] += prob * _estimate(X, jackknife, clip)
     return out
 
 
@@ -227,14 +233,7 @@ def brute_force_conditional_eos(model, prefix, alpha, top_k, M, jackknife, horiz
     for draw in itertools.product(*per_cand):
         prob = np.prod([rollouts[k][j][1] for k in range(len(cands)) for j in draw[k]])
         X = np.array([[p[cands[k]] ** alpha * rollouts[k][draw[k][r]][1] ** (alpha - 1) for k in range(len(cands))] for r in range(M)])
-        est = X.sum(0) / X.sum()
-        if jackknife:
-            loo = [np.delete(X, s, axis=0).sum(0) / np.delete(X, s, axis=0).sum() for s in range(M)]
-            est = M * est - (M - 1) / M * np.sum(loo, axis=0)
-            if clip:
-                est = np.maximum(est, 0)
-                est = est / est.sum()
-        out[cands] += prob * est
+        out[cands] += prob * _estimate(X, jackknife, clip)
     return out, tokens
 
 
