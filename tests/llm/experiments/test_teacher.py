@@ -111,7 +111,10 @@ def test_corrupt_middle_line_and_other_settings_are_refused(tmp_path):
 
 def test_two_writers_on_one_file_the_second_is_refused_at_once(tmp_path):
     out = tmp_path / "t.jsonl"
-    first = subprocess.Popen([sys.executable, "-m", "llm", *ARGS, "--out", str(out)], cwd=ROOT)
+    # the first writer has far more work than the test lasts (it is killed below), so it still holds
+    # the lock when the second one starts, however fast the toy teacher runs
+    long_run = [*ARGS[: ARGS.index("--n") + 1], "1000000", *ARGS[ARGS.index("--n") + 2 :]]
+    first = subprocess.Popen([sys.executable, "-m", "llm", *long_run, "--out", str(out)], cwd=ROOT)
     try:
         while not (out.exists() and out.read_bytes().count(b"\n") >= 1):  # the first run is writing
             assert first.poll() is None, "the first writer ended before the test could race it"
