@@ -30,6 +30,7 @@ token lists, as real samplers return them), and the check pads them with
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -76,6 +77,7 @@ class DocumentedCheck(NamedTuple):
     particles): ``π_α``; scalable: its exact law ``exact.scalable_output_distribution``."""
 
 
+@lru_cache(maxsize=None)  # the scalable target is an exact law: computed once, not once per seed
 def documented_check(family: str) -> DocumentedCheck:
     """The toy, α and target of the documented check of ``family`` (``mh``, ``smc``, ``scalable``)."""
     alpha = FAMILY_ALPHA[family]
