@@ -54,7 +54,10 @@ def load_model(spec: str | None, base=None):
 
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", default="arithmetic", help="arithmetic, humaneval or toy")
+    from .tasks import TASK_NAMES
+
+    parser.add_argument("--task", default="arithmetic", choices=TASK_NAMES, help="benchmarks need the hub or --data-file")
+    parser.add_argument("--data-file", default=None, help="math500/gsm8k/mbpp/gpqa: local JSON, JSONL or Parquet file")
     parser.add_argument("--digits", type=int, default=None, help="arithmetic: digits per operand (difficulty)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-chat", action="store_true", help="do not wrap prompts in the chat template")
@@ -109,6 +112,7 @@ def _task(args):
     from .tasks import get_task
 
     options = {"digits": args.digits} if args.task == "arithmetic" and args.digits else {}
+    options.update({"data_file": args.data_file} if args.data_file else {})
     return get_task(args.task, **options)
 
 

@@ -31,10 +31,11 @@ import numpy as np
 import torch
 
 from ..methods import METHODS, SamplerConfig, draw
+from .statistics import MeanSD, best_of_n, is_binary, mean_sd_over_seeds, paired_comparison, pass_at_k_rewards
 from .tasks import Problem, Task
 from .teacher import decode_completion, encode_prompt, record_generator
 
-__all__ = ["EvalRow", "evaluate", "evaluate_models", "markdown_table", "random_init_copy", "rows_csv", "SAMPLING_NAMES"]
+__all__ = ["EvalRow", "comparison_lines", "evaluate", "evaluate_models", "markdown_table", "random_init_copy", "rows_csv", "SAMPLING_NAMES"]
 
 #: Table 1's names for the sampling methods (the registry's labels).
 SAMPLING_NAMES = {name: method.label for name, method in METHODS.items()}
@@ -111,23 +112,29 @@ def evaluate(
             r_self[i, s] = float(logprobs.mean()) if len(logprobs) else -np.inf
             log_likelihood[i, s] = float(logprobs.sum())
         texts.append(row)
-    best = np.argmax(r_self, axis=1)
-    per_seed_star, per_seed_self = r_star.mean(axis=0), r_self.mean(axis=0)
-    pick = np.arange(len(problems))
+    star, own, bon = mean_sd_over_seeds(r_star), _mean_sd_self(r_self), best_of_n(r_star, r_self)
     return EvalRow(
         model_label,
         SAMPLING_NAMES.get(config.method, config.method),
-        float(per_seed_star.mean()),
-        float(per_seed_star.std(ddof=1)) if n_seeds > 1 else float("nan"),
-        float(per_seed_self.mean()),
-        float(per_seed_self.std(ddof=1)) if n_seeds > 1 else float("nan"),
-        float(r_star[pick, best].mean()),
-        float(r_self[pick, best].mean()),
+        star.mean,
+        star.sd,
+        own.mean,
+        own.sd,
+        bon.r_star,
+        bon.r_self,
         len(problems),
         n_seeds,
         time.perf_counter() - start,
         {"r_star": r_star, "r_self": r_self, "log_likelihood": log_likelihood, "completions": texts},
     )
+
+
+def _mean_sd_self(r_self: np.ndarray) -> MeanSD:
+    """:func:`mean_sd_over_seeds` of ``r_self``, which is ``-inf`` for an empty completion (then so is its mean)."""
+    if np.all(np.isfinite(r_self)):
+        return mean_sd_over_seeds(r_self)
+    per_seed = r_self.mean(axis=0)
+    return MeanSD(float(per_seed.mean()), float("nan"), len(per_seed))
 
 
 def evaluate_models(
@@ -156,20 +163,55 @@ def _pm(mean: float, sd: float) -> str:
 
 
 def markdown_table(rows: Sequence[EvalRow]) -> str:
-    """Rows in Table 1's layout: Model | Sampling | r* (↑) | r_self || BoN r* (↑) | BoN r_self."""
+    """Rows in Table 1's layout, a pass@k column, then the paired comparisons (:func:`comparison_lines`).
+
+    Model | Sampling | r* (↑) | r_self || BoN r* (↑) | BoN r_self | pass@S, with ``S`` the number of
+    seeds (samples per prompt) and pass@S the unbiased estimator of
+    :func:`llm.experiments.statistics.pass_at_k` ("–" unless ``r*`` is 0/1).
+    """
+    k = rows[0].n_seeds if rows else 1
     lines = [
-        "| Model | Sampling | r* (↑) | r_self | BoN r* (↑) | BoN r_self |",
-        "|---|---|---|---|---|---|",
+        f"| Model | Sampling | r* (↑) | r_self | BoN r* (↑) | BoN r_self | pass@{k} |",
+        "|---|---|---|---|---|---|---|",
     ]
     previous = None
     for row in rows:
         name = row.model if row.model != previous else ""
         previous = row.model
+        r_star = row.samples.get("r_star")
+        binary = r_star is not None and row.n_seeds == k and is_binary(r_star)
+        pass_k = f"{pass_at_k_rewards(r_star, k).estimate:.3f}" if binary else "–"
         lines.append(
             f"| {name} | {row.sampling} | {_pm(row.r_star_mean, row.r_star_sd)} | {_pm(row.r_self_mean, row.r_self_sd)} "
-            f"| {row.bon_r_star:.3f} | {row.bon_r_self:.3f} |"
+            f"| {row.bon_r_star:.3f} | {row.bon_r_self:.3f} | {pass_k} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + comparison_lines(rows))
+
+
+def comparison_lines(rows: Sequence[EvalRow], seed: int = 0) -> list[str]:
+    """Every row's ``r*`` against the first row's on the same prompts and seeds (:func:`paired_comparison`).
+
+    One line per row after the first: the difference of mean ``r*``, its 95% paired bootstrap
+    CI over prompts, and for 0/1 rewards the exact McNemar p-value over (prompt, seed) pairs.
+    Rows without per-sample rewards or with another shape are skipped.
+    """
+    if len(rows) < 2 or "r_star" not in rows[0].samples:
+        return []
+    base = rows[0]
+    lines = []
+    for row in rows[1:]:
+        a, b = row.samples.get("r_star"), base.samples["r_star"]
+        if a is None or np.shape(a) != np.shape(b) or len(a) < 2:
+            continue
+        test = paired_comparison(a, b, seed=seed)
+        ci = test.bootstrap
+        text = (f"paired: {row.model} / {row.sampling} vs {base.model} / {base.sampling}: Δr* = {ci.difference:+.3f}, "
+                f"95% bootstrap CI [{ci.low:+.3f}, {ci.high:+.3f}] over {ci.n_problems} prompts")
+        if test.mcnemar is not None:
+            m = test.mcnemar
+            text += f"; McNemar exact p = {m.p_value:.3g} ({m.only_a} vs {m.only_b} discordant of {m.n_pairs} pairs)"
+        lines.append(text)
+    return [""] + lines if lines else []
 
 
 def rows_csv(rows: Sequence[EvalRow]) -> str:

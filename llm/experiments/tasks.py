@@ -19,7 +19,9 @@ Built-ins:
   are space-separated token ids, ``r*`` = fraction of tokens equal to ``target``.
 * :func:`hash_fraction`, :func:`synthetic_rewards` -- the synthetic rewards
   ``r_λ`` of Appendix B.1 (Figure 3).
-* HumanEval lives in :mod:`llm.experiments.humaneval` (it executes code, in a subprocess).
+* HumanEval lives in :mod:`llm.experiments.humaneval` (it executes code, in a subprocess);
+  the benchmarks MATH500, GSM8K, MBPP and GPQA-Diamond in :mod:`llm.experiments.benchmarks`
+  (loaded from the hub or a local ``data_file``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "ArithmeticTask",
     "Problem",
     "RewardFunction",
+    "TASK_NAMES",
     "Task",
     "ToyTask",
     "get_task",
@@ -135,8 +138,20 @@ class ToyTask:
         return sum(int(t) == self.target for t in tokens) / len(tokens) if tokens else 0.0
 
 
+#: Names :func:`get_task` knows (the ``--task`` choices).
+TASK_NAMES = ("arithmetic", "toy", "humaneval", "math500", "gsm8k", "mbpp", "gpqa")
+
+
 def get_task(name: str, **options) -> Task:
-    """A built-in task by name: ``arithmetic`` (options ``digits``, ``terms``), ``toy``, ``humaneval``."""
+    """A built-in task by name: ``arithmetic`` (options ``digits``, ``terms``), ``toy``, ``humaneval``,
+    and the benchmarks ``math500``, ``gsm8k``, ``mbpp``, ``gpqa`` (options ``data_file``, ``shots``,
+    ``split``; see :mod:`llm.experiments.benchmarks`)."""
+    if "data_file" in options and name not in TASK_NAMES[3:]:
+        raise ValueError(f"a data file applies to the benchmarks {', '.join(TASK_NAMES[3:])}, not to task {name!r}")
+    if name in TASK_NAMES[3:]:
+        from .benchmarks import BENCHMARKS
+
+        return BENCHMARKS[name](**options)
     if name == "arithmetic":
         return ArithmeticTask(**options)
     if name == "toy":
@@ -145,7 +160,7 @@ def get_task(name: str, **options) -> Task:
         from .humaneval import HumanEvalTask
 
         return HumanEvalTask(**options)
-    raise ValueError(f"unknown task {name!r}; built-ins: arithmetic, toy, humaneval")
+    raise ValueError(f"unknown task {name!r}; built-ins: {', '.join(TASK_NAMES)}")
 
 
 # --------------------------------------------------------------------------- synthetic rewards (App. B.1)
