@@ -5,6 +5,8 @@ Power self-distillation (Algorithm 1) and its evaluation (Table 1, Figures 2-3):
 * :mod:`llm.experiments.tasks` -- prompt sources ``μ`` and true rewards ``r*`` (arithmetic,
   toy, the synthetic ``r_λ``); :mod:`llm.experiments.humaneval` runs HumanEval completions in
   :mod:`llm.experiments.sandbox`, talking plain data (:mod:`llm.experiments.plain_data`);
+  :mod:`llm.experiments.benchmarks` -- MATH500, GSM8K, MBPP, GPQA-Diamond (hub or local file);
+* :mod:`llm.experiments.statistics` -- pass@k, mean ± sd over seeds, Best-of-N, paired tests;
 * :mod:`llm.experiments.teacher` -- resumable teacher data (Algorithm 1, lines 3-8);
 * :mod:`llm.experiments.distill` -- LoRA student training (lines 9-11);
 * :mod:`llm.experiments.evaluate` -- model × sampler rows of Table 1;
