@@ -107,7 +107,7 @@ def test_paired_bootstrap_is_seeded_and_its_95_percent_interval_covers_about_95_
     first = paired_bootstrap(a, b, n_resamples=2000, seed=5)
     assert first == paired_bootstrap(a, b, n_resamples=2000, seed=5)
     assert first != paired_bootstrap(a, b, n_resamples=2000, seed=6)
-    assert first.low < first.difference == pytest.approx((a - b).mean()) < first.high
+    assert first.difference == pytest.approx((a - b).mean()) and first.low < first.difference < first.high
     # coverage: per-problem differences with true mean 0.2; the percentile interval of 40 problems
     # covers it in 300 repetitions about 95% of the time (binomial sd 1.3%, percentile CIs undercover a little)
     covered = 0
