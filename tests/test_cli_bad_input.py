@@ -300,6 +300,10 @@ def test_missing_arguments_and_unknown_commands_are_one_line(no_model_loads, cap
         expect_usage_error(capsys, llm_main, argv)
     for argv in ([], ["nope"]):
         expect_usage_error(capsys, bench_main, argv)
+    from llm.experiments.cli import main as experiments_main  # python -m llm.experiments: the same commands
+
+    line = expect_usage_error(capsys, experiments_main, ["teacher", "--n", "0", "--out", "t.jsonl"])
+    assert line.startswith("python -m llm.experiments teacher: error: argument --n: ")
 
 
 # -- the cases named in the issue -------------------------------------------------------------------------
