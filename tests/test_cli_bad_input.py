@@ -394,6 +394,18 @@ def test_impossible_combinations_are_one_line(extra, expected, no_model_loads, c
     assert expected in expect_usage_error(capsys, llm_main, argv)
 
 
+def test_humaneval_without_its_sandbox_is_refused_before_a_model_loads(tmp_path, no_model_loads, monkeypatch, capsys):
+    from llm.experiments import sandbox
+
+    def missing():
+        raise RuntimeError("refusing to run generated code: the sandbox needs bwrap; apt-get install bubblewrap")
+
+    monkeypatch.setattr(sandbox, "require_sandbox", missing)
+    for argv in (["teacher", "--n", "1", "--out", str(tmp_path / "t.jsonl")], ["evaluate"]):
+        line = expect_usage_error(capsys, llm_main, [*argv, "--task", "humaneval"])
+        assert line.endswith("error: refusing to run generated code: the sandbox needs bwrap; apt-get install bubblewrap")
+
+
 def test_evaluate_refuses_randw_and_adapters_on_vllm_and_a_repeated_model(no_model_loads, capsys):
     line = expect_usage_error(capsys, llm_main, ["evaluate", "--engine", "vllm", "--model", "default", "--model", "randw"])
     assert "--model randw: RandW re-initialises a transformers network; use --engine hf" in line

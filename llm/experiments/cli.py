@@ -311,11 +311,24 @@ def _task(args):
     return get_task(args.task, **options)
 
 
+def _ready(task):
+    """``task``, refused now rather than after the first completion if it cannot score here
+    (HumanEval without its sandbox: :func:`llm.experiments.sandbox.require_sandbox`, whose message says how to install it)."""
+    if getattr(task, "name", None) == "humaneval":
+        from .sandbox import require_sandbox
+
+        try:
+            require_sandbox()
+        except RuntimeError as error:
+            raise ValueError(str(error)) from error
+    return task
+
+
 def run_teacher(args) -> int:
     from .teacher import generate_teacher
 
     _setup(args)
-    config, task = config_from_args(args, args.method), _task(args)  # bad settings fail before a model loads
+    config, task = config_from_args(args, args.method), _ready(_task(args))  # bad settings fail before a model loads
     engine, engine_args = engine_from_args(args)
     lm = load_model(args.model, engine=engine, engine_args=engine_args)
     summary = generate_teacher(
@@ -362,7 +375,7 @@ def _evaluate_rows(args) -> list:
     if len(set(specs)) < len(specs):
         raise ValueError(f"--model given twice with the same value: {', '.join(sorted({m for m in specs if specs.count(m) > 1}))}")
     configs = [config_from_args(args, m) for m in args.methods]  # bad settings fail before a model loads
-    task = _task(args)
+    task = _ready(_task(args))
     problems = task.problems(args.n, args.problem_seed)
     engine, engine_args = engine_from_args(args)
     kinds = [check_model_spec(spec, engine) for spec in specs]
