@@ -290,6 +290,7 @@ def test_the_valid_base_commands_run(files, tmp_path, capsys):
     for name in ("sample", "teacher", "evaluate"):
         assert llm_main(_fill(COMMANDS[name][0], {**files, "tmp": str(tmp_path)})) == 0
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 1
+    assert bench_main(_fill(BENCH["exact"][0], files)) == 0  # (bench llm's base loads the real model: not run here)
     from llm.experiments.distill import read_training_records
 
     assert read_training_records(files["teacher_data"]) == [_record()]
