@@ -13,14 +13,15 @@ atomically: an existing file is only ever replaced by a complete new one.
     python paper_repro.py --figure S10 --option n_replicates=500
     python paper_repro.py --table 1 --scale small  # language-model experiments: --scale tiny|small|paper
 
-Exit status: 0 on success, 1 if a figure failed (the others are still built),
-2 for a usage error (unknown figure ID, bad format).
+Exit status: 0 on success, 1 if a figure failed (the others are still built; its
+traceback goes to stderr), 2 for a usage error: an unknown figure ID, a bad option
+(one line ``paper_repro.py: error: ...``), or a figure refusing its settings with a
+``ValueError``/``TypeError`` (one line naming the figure; the others are still built).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 import traceback
@@ -30,32 +31,24 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from exact._validate import (  # noqa: E402
+    USER_ERRORS,
+    CommandLineParser,
+    choice_list_argument,
+    key_value_argument,
+    one_line,
+    output_dir_argument,
+    seed_argument,
+)
 from figures import _registry as registry  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
-
-
-def _option(text: str) -> tuple[str, object]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY a Python name, got {text!r}")
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return key, value
-
-
-def _formats(text: str) -> list[str]:
-    formats = [fmt.strip().lower() for fmt in text.split(",") if fmt.strip()]
-    bad = [fmt for fmt in formats if fmt not in FORMATS]
-    if not formats or bad:
-        raise argparse.ArgumentTypeError(f"formats must be a comma list of {', '.join(FORMATS)}; got {text!r}")
-    return list(dict.fromkeys(formats))
+PROG = "paper_repro.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
+        prog=PROG,
         description="Regenerate the paper's figures (images, CSV data, JSON summaries).",
         epilog="Figure IDs are case-insensitive; 'S.6' and '6' mean S6 where unambiguous.",
     )
@@ -64,15 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--table", "-t", action="append", metavar="N", help="table to build (repeatable): 1 means table1")
     which.add_argument("--all", action="store_true", help="build every figure")
     which.add_argument("--list", action="store_true", help="list figure IDs with their captions")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out/)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for Monte Carlo figures (default: 0)")
-    parser.add_argument("--format", type=_formats, default=["png"], help="image formats, comma separated (default: png)")
+    parser.add_argument("--out", type=output_dir_argument, default=Path("out"), help="output folder (default: out/)")
+    parser.add_argument("--seed", type=seed_argument, default=0, help="seed for Monte Carlo figures (default: 0)")
+    parser.add_argument("--format", type=choice_list_argument(FORMATS, lambda item: item.strip().lower()), default=["png"],
+                        help="image formats, comma separated (default: png)")
     parser.add_argument(
         "--scale", choices=("tiny", "small", "paper"), default=None,
         help="size of the language-model experiments (Table 1, Figures 2-3): tiny (CI), small (CPU), paper (GPU)",
     )
     parser.add_argument(
-        "--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        "--option", type=key_value_argument, action="append", default=[], metavar="KEY=VALUE",
         help="extra keyword for compute(); passed to the figures that declare KEY",
     )
     return parser
@@ -93,18 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         try:
             selected = list(dict.fromkeys(registry.resolve(typed, entries) for typed in typed_ids))
         except registry.UnknownFigure as error:
-            print(f"paper_repro.py: error: {error}", file=sys.stderr)
+            print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
             return 2
     options = dict(args.option)
     if args.scale is not None:
         options["scale"] = args.scale  # reaches only the figures whose compute() declares `scale`
-    failed = []
+    failed, refused = [], []
     for entry in selected:
         start = time.perf_counter()
         try:
             module = entry.load()
             files, headline, _ = registry.render(module, args.seed, args.format, options)
             paths = registry.write_outputs(args.out, files, registry.normalize(entry.figure_id))
+        except USER_ERRORS as error:  # the figure refused its settings (e.g. an --option value): one line, no traceback
+            print(f"{PROG}: error: [{entry.figure_id}] {one_line(error)}", file=sys.stderr, flush=True)
+            refused.append(entry.figure_id)
+            continue
         except Exception:  # one broken figure must not stop the others; its old outputs stay as they were
             registry.progress(f"[{entry.figure_id}] FAILED:\n{traceback.format_exc()}")
             failed.append(entry.figure_id)
@@ -114,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(headline, flush=True)
     if failed:
-        registry.progress(f"paper_repro.py: {len(failed)} figure(s) failed: {', '.join(failed)}")
+        registry.progress(f"{PROG}: {len(failed)} figure(s) failed: {', '.join(failed)}")
         return 1
-    return 0
+    return 2 if refused else 0
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ def _available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """Run ``bench/NAME.py``'s ``main``; an unknown or missing NAME is one line on stderr and exit status 2."""
     names = _available()
     if not argv or argv[0] not in names:
-        print(f"usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)
+        what = f"unknown benchmark {argv[0]!r}" if argv else "a benchmark name is required"
+        print(f"python -m bench: error: {what}; usage: python -m bench {{{','.join(names)}}} [options]", file=sys.stderr)
         return 2
     return int(importlib.import_module(f"bench.{argv[0]}").main(argv[1:]) or 0)
 

@@ -32,6 +32,9 @@ from typing import Callable
 import numpy as np
 
 import exact
+from exact._validate import (
+    CommandLineParser, alpha_argument, count_argument, integer_argument, positive_argument, run_command,
+)
 
 
 def _best_time(fn: Callable[[], object], repeats: int) -> float:
@@ -80,19 +83,27 @@ def _fmt(seconds: float | None) -> str:
     return "skipped" if seconds is None else f"{seconds:.4f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench exact", description=__doc__.split("\n")[0])
-    parser.add_argument("--vocab-size", type=int, default=10)
-    parser.add_argument("--max-leaves", type=float, default=1e8, help="largest V^T to time (default 1e8)")
-    parser.add_argument("--alpha", type=float, default=4.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--naive-max-leaves", type=float, default=1e6, help="largest size the naive route attempts")
-    parser.add_argument("--naive-time-cap", type=float, default=10.0,
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandLineParser(prog="python -m bench exact", description=__doc__.split("\n")[0])
+    parser.add_argument("--vocab-size", type=integer_argument(2, name="vocab size"), default=10)  # V = 1: V^T never grows
+    parser.add_argument("--max-leaves", type=positive_argument("max leaves"), default=1e8, help="largest V^T to time (default 1e8)")
+    parser.add_argument("--alpha", type=alpha_argument, default=4.0)
+    parser.add_argument("--repeats", type=count_argument, default=3)
+    parser.add_argument("--naive-max-leaves", type=positive_argument("naive max leaves"), default=1e6,
+                        help="largest size the naive route attempts")
+    parser.add_argument("--naive-time-cap", type=positive_argument("naive time cap"), default=10.0,
                         help="after a naive run longer than this (s), larger sizes print 'skipped'")
-    parser.add_argument("--markov-horizon", type=int, default=10_000)
-    parser.add_argument("--markov-vocab", type=int, default=50)
-    args = parser.parse_args(argv)
+    parser.add_argument("--markov-horizon", type=count_argument, default=10_000)
+    parser.add_argument("--markov-vocab", type=count_argument, default=50)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    """The benchmark; a bad option (or a size the memory cap refuses) is one line and exit status 2."""
+    return run_command(build_parser(), argv, _run)
+
+
+def _run(args: argparse.Namespace) -> int:
     V, alpha = args.vocab_size, args.alpha
     print(f"bench exact: numpy {np.__version__}, python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, alpha = {alpha}, best of {args.repeats}")

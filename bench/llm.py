@@ -60,24 +60,46 @@ def _row(name, fast, slow) -> dict:
     }
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench llm", description="KV-cache reuse vs naive re-encoding")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--mh-tokens", type=int, default=64)
-    parser.add_argument("--block-size", type=int, default=16)
-    parser.add_argument("--n-mcmc", type=int, default=4)
-    parser.add_argument("--mh-chains", type=int, default=8, help="also run this many MH chains at once (continuous batching; 0: skip)")
-    parser.add_argument("--scalable-tokens", type=int, default=8)
-    parser.add_argument("--top-k", type=int, default=8)
-    parser.add_argument("--rollouts", type=int, default=8)
-    parser.add_argument("--rollout-horizon", type=int, default=8)
-    parser.add_argument("--particles", type=int, default=16)
-    parser.add_argument("--smc-tokens", type=int, default=32)
-    parser.add_argument("--smc-ess-threshold", type=float, default=0.9)
+def build_parser() -> argparse.ArgumentParser:
+    from exact._validate import (
+        CommandLineParser, count_argument as count, integer_argument, probability_argument, seed_argument, threads_argument,
+    )
+
+    non_negative = integer_argument(0)
+    parser = CommandLineParser(prog="python -m bench llm", description="KV-cache reuse vs naive re-encoding")
+    parser.add_argument("--threads", type=threads_argument, default=None,
+                        help="torch threads (default: torch's own choice)")
+    parser.add_argument("--seed", type=seed_argument, default=0)
+    parser.add_argument("--mh-tokens", type=count, default=64)
+    parser.add_argument("--block-size", type=count, default=16)
+    parser.add_argument("--n-mcmc", type=count, default=4)
+    parser.add_argument("--mh-chains", type=non_negative, default=8,
+                        help="also run this many MH chains at once (continuous batching; 0: skip)")
+    parser.add_argument("--scalable-tokens", type=count, default=8)
+    parser.add_argument("--top-k", type=count, default=8)
+    parser.add_argument("--rollouts", type=integer_argument(2, name="rollouts"), default=8, help="at least 2 (the jackknife)")
+    parser.add_argument("--rollout-horizon", type=non_negative, default=8)
+    parser.add_argument("--particles", type=count, default=16)
+    parser.add_argument("--smc-tokens", type=count, default=32)
+    parser.add_argument("--smc-ess-threshold", type=probability_argument("ESS threshold", allow_zero=True), default=0.9)
     parser.add_argument("--only", choices=["mh", "scalable", "smc"], action="append")
     parser.add_argument("--quick", action="store_true", help="tiny budgets (smoke test)")
-    args = parser.parse_args(argv)
+    from llm.experiments.cli import add_engine_arguments
+
+    add_engine_arguments(parser)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """The benchmark; a bad option, or a model or engine that cannot load, is one line and exit status 2."""
+    from exact._validate import run_command
+    from exact.llm_guard import import_llm
+
+    import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours (before llm.experiments loads)
+    return run_command(build_parser(), argv, _run)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.quick:
         args.mh_tokens, args.block_size, args.n_mcmc, args.mh_chains = 8, 4, 2, 2
         args.scalable_tokens, args.top_k, args.rollouts, args.rollout_horizon = 2, 2, 2, 2
@@ -85,11 +107,12 @@ def main(argv: list[str]) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from exact.llm_guard import import_llm
+    import llm  # ours: main() checked it with exact.llm_guard.import_llm
+    from llm.experiments.cli import engine_from_args, load_model
 
-    llm = import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours
+    engine, engine_args = engine_from_args(args)
     start = time.perf_counter()
-    lm = llm.HFModel()
+    lm = load_model("default", engine=engine, engine_args=engine_args)  # hf: llm.HFModel(); vllm: llm.VLLMModel()
     prompt = lm.encode(PROMPT)
     print(f"# model {lm.name}  load {time.perf_counter() - start:.1f}s  prompt {len(prompt)} tokens  threads {torch.get_num_threads()}", flush=True)
     which = set(args.only or ["mh", "scalable", "smc"])

@@ -29,14 +29,22 @@ the rule and the value.  What the rules are:
   checked row by row and the message names the row and its sum.
 * **Log weights** (:func:`check_log_weights`): ``-inf`` is a legal zero; NaN and
   ``+inf`` are refused (an infinite weight cannot be normalised).
+* **Command lines** (:class:`CommandLineParser`, :func:`run_command` and the
+  ``*_argument`` option types): the rules above applied to an option's text while
+  parsing; every user error, then or later, is one line ``PROG: error: ...`` and
+  exit status 2, never a traceback.
 
 The memory cap on dense tables is :func:`exact._memory.check_allocation`.
 """
 
 from __future__ import annotations
 
+import argparse
+import ast
 import numbers
-from typing import Sequence
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -291,4 +299,252 @@ __all__ = [
     "check_rng",
     "check_vocab_sizes",
     "real_array",
+]
+
+
+# -- Scalar probabilities ---------------------------------------------------------------------------
+
+
+def check_probability(value: object, name: str, allow_zero: bool = False) -> float:
+    """A probability as a ``float``: ``0 < p ≤ 1`` (``0 ≤ p ≤ 1`` when ``allow_zero``); NaN refused."""
+    p = check_real(value, name)
+    if not ((p >= 0 if allow_zero else p > 0) and p <= 1):
+        raise ValueError(f"{name} must be a probability in {'[0, 1]' if allow_zero else '(0, 1]'}, got {p!r}")
+    return p
+
+
+# -- Command lines ----------------------------------------------------------------------------------
+# Every command line (``python -m llm ...``, ``python -m bench ...``, ``paper_repro.py``) parses with
+# :class:`CommandLineParser` and the ``type=`` converters below (the checks above, applied to an
+# option's text) and runs its work through :func:`run_command`.  A user error, found by argparse or
+# later by the work itself (a malformed data file, a model path that does not exist), ends the
+# process with ONE line ``PROG: error: MESSAGE`` on stderr and exit status 2 (argparse's
+# convention); any other exception is a bug and propagates with its traceback.
+
+#: Exceptions that mean "the input was bad": one line and exit status 2 in :func:`run_command`
+#: (``OverflowError``: a huge number where an integer was needed, e.g. ``int(1e400)``).
+USER_ERRORS = (
+    ValueError, TypeError, OverflowError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
+)
+
+#: Largest count a command line accepts (a C ``int``): a bigger value is a typo, not a request.
+MAX_COUNT = 2**31 - 1
+
+#: Largest seed a command line accepts (numpy and torch both take ``[0, 2**63)``).
+MAX_SEED = 2**63 - 1
+
+#: Longest error message printed (a library's multi-paragraph message is cut, never wrapped).
+_MAX_MESSAGE = 1000
+
+
+def one_line(message: object) -> str:
+    """``message`` with every run of whitespace (newlines included) one space, cut to 1000 characters."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line, ``PROG: error: MESSAGE``, with exit status 2.
+
+    (argparse prints its usage block first; here the message stands alone, ``--help`` shows the
+    usage.)  Sub-command parsers made by ``add_subparsers`` are of this class too.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None, handler: Callable | None = None) -> int:
+    """Parse ``argv`` and run ``handler(args)`` (default ``args.handler``); its exit status (``None``: 0).
+
+    A :data:`USER_ERRORS` exception from the handler becomes ``error`` of the sub-command's parser
+    (``args.command_parser``, else ``parser``): one line, exit status 2.  Anything else propagates.
+    """
+    args = parser.parse_args(argv)
+    run = handler if handler is not None else args.handler
+    try:
+        return int(run(args) or 0)
+    except USER_ERRORS as error:
+        reporter = getattr(args, "command_parser", None) or parser
+        reporter.error(str(error) or type(error).__name__)
+        raise  # pragma: no cover (error() exits)
+
+
+def _argument_type(convert: Callable[[str], object], label: str) -> Callable[[str], object]:
+    """An argparse ``type=``: ``convert(text)``, whose ``ValueError``/``TypeError`` becomes argparse's one-line error."""
+
+    def argument(text: str):
+        try:
+            return convert(text)
+        except (ValueError, TypeError) as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    argument.__name__ = label
+    return argument
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # also a literal of more than 4300 digits
+        raise ValueError(f"expected an integer, got {text[:40]!r}") from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text[:40]!r}") from None
+
+
+def integer_argument(minimum: int = 1, maximum: int = MAX_COUNT, name: str = "value") -> Callable[[str], int]:
+    """Option type: an integer in ``[minimum, maximum]`` (``"2.5"``, ``"1e3"`` and ``"nan"`` refused)."""
+
+    def convert(text: str) -> int:
+        value = check_count(_parse_int(text), name, minimum)
+        if value > maximum:
+            raise ValueError(f"{name} must be an integer <= {maximum}, got {value}")
+        return value
+
+    return _argument_type(convert, "integer")
+
+
+def positive_argument(name: str = "value", maximum: float = float("inf")) -> Callable[[str], float]:
+    """Option type: a finite real number ``> 0`` and ``≤ maximum`` (NaN and ``inf`` refused)."""
+
+    def convert(text: str) -> float:
+        value = check_positive(_parse_float(text), name)
+        if value > maximum:
+            raise ValueError(f"{name} must be <= {maximum:g}, got {value!r}")
+        return value
+
+    return _argument_type(convert, "number")
+
+
+def probability_argument(name: str = "value", allow_zero: bool = False) -> Callable[[str], float]:
+    """Option type: a probability in ``(0, 1]`` (``[0, 1]`` when ``allow_zero``)."""
+    return _argument_type(lambda text: check_probability(_parse_float(text), name, allow_zero), "probability")
+
+
+def input_file_argument(allow_empty: bool = False) -> Callable[[str], Path]:
+    """Option type: an existing readable regular file (not a directory; not empty unless ``allow_empty``)."""
+
+    def convert(text: str) -> Path:
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise ValueError(f"file {text} does not exist")
+        if not path.is_file():
+            raise ValueError(f"{text} is a directory, not a file" if path.is_dir() else f"{text} is not a regular file")
+        if not os.access(path, os.R_OK):
+            raise ValueError(f"file {text} is not readable")
+        if not allow_empty and path.stat().st_size == 0:
+            raise ValueError(f"file {text} is empty")
+        return path
+
+    return _argument_type(convert, "input file")
+
+
+def _check_creatable(path: Path, text: str) -> None:
+    """The nearest existing ancestor of ``path`` is a writable directory, so ``path`` can be made."""
+    ancestor = path.absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"cannot create {text}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot create {text}: directory {ancestor} is not writable")
+
+
+def _output_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise ValueError(f"{text} is a directory; expected a file name")
+    if path.exists():
+        if not path.is_file():
+            raise ValueError(f"{text} is not a regular file")
+        if not os.access(path, os.W_OK):
+            raise ValueError(f"file {text} is not writable")
+    else:
+        _check_creatable(path, text)
+    return path
+
+
+def _output_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{text} exists and is not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(f"directory {text} is not writable")
+    else:
+        _check_creatable(path, text)
+    return path
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise ValueError(f"expected KEY=VALUE with KEY a Python name, got {text!r}")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = raw
+    return key, value
+
+
+def choice_list_argument(choices: Iterable[str], normalize: Callable[[str], str] = str.strip) -> Callable[[str], list[str]]:
+    """Option type: a non-empty comma-separated list of ``choices`` (items ``normalize``-d, repeats dropped)."""
+    allowed = tuple(choices)
+
+    def convert(text: str) -> list[str]:
+        items = [normalize(item) for item in text.split(",") if item.strip()]
+        bad = [item for item in items if item not in allowed]
+        if not items or bad:
+            raise ValueError(f"expected a comma-separated list of {', '.join(allowed)}; got {text!r}")
+        return list(dict.fromkeys(items))
+
+    return _argument_type(convert, "list")
+
+
+#: Option type: a count, an integer in ``[1, MAX_COUNT]``.
+count_argument = integer_argument(1)
+
+#: Option type: a seed, an integer in ``[0, 2**63)``.
+seed_argument = integer_argument(0, MAX_SEED, "seed")
+
+#: Option type: CPU threads, an integer in ``[1, 1024]`` (more is a typo, and torch would try to start them).
+threads_argument = integer_argument(1, 1024, "threads")
+
+#: Option type: a power exponent, ``0 < α ≤ MAX_ALPHA`` (:func:`check_alpha`).
+alpha_argument = _argument_type(lambda text: check_alpha(_parse_float(text)), "alpha")
+
+#: Option type: a file to write (an existing writable file, or a new one whose folder can be made).
+output_file_argument = _argument_type(_output_file, "output file")
+
+#: Option type: a folder to write into (an existing writable directory, or a new one that can be made).
+output_dir_argument = _argument_type(_output_dir, "output directory")
+
+#: Option type: ``KEY=VALUE`` with ``KEY`` a Python name; ``VALUE`` a Python literal if it parses, else the text.
+key_value_argument = _argument_type(_key_value, "KEY=VALUE")
+
+__all__ += [
+    "MAX_COUNT",
+    "MAX_SEED",
+    "USER_ERRORS",
+    "CommandLineParser",
+    "alpha_argument",
+    "check_probability",
+    "choice_list_argument",
+    "count_argument",
+    "input_file_argument",
+    "integer_argument",
+    "key_value_argument",
+    "one_line",
+    "output_dir_argument",
+    "output_file_argument",
+    "positive_argument",
+    "probability_argument",
+    "run_command",
+    "seed_argument",
+    "threads_argument",
 ]

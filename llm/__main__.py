@@ -5,6 +5,10 @@ Prints one JSON line per completion: ``method``, ``completion`` (text),
 ``log_likelihood`` (sum), ``tokens`` (ids), ``n_tokens``, ``model_calls``,
 ``forward_tokens`` and ``seconds`` (of the :func:`llm.methods.draw` call that produced all ``n``;
 Power-SMC makes one run per completion, see :mod:`llm.methods`).
+
+``--model`` takes what ``teacher`` takes (:mod:`llm.experiments.cli`: a model directory, ``.gguf`` file,
+hub name, adapter folder, ``randw`` or ``toy:V,T,SEED``); ``--engine {hf,vllm}`` chooses transformers or
+vLLM.  A user error is one line ``python -m llm CMD: error: ...`` on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -15,41 +19,47 @@ import sys
 
 import torch
 
+from exact._atomic_output import OutputLocked
+from exact._validate import CommandLineParser, count_argument, run_command, seed_argument, threads_argument
+
+from .experiments import cli  # teacher, distill, evaluate (Algorithm 1, Table 1); --model and --engine
+from .experiments.teacher import decode_completion, encode_prompt
 from .methods import METHODS, add_arguments, config_from_args, draw  # noqa: F401 (METHODS: the --method choices)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m llm", description=__doc__.splitlines()[0])
+    parser = CommandLineParser(prog="python -m llm", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    from .experiments.cli import register  # teacher, distill, evaluate (Algorithm 1, Table 1)
-
-    register(commands)
+    cli.register(commands)
     sample = commands.add_parser("sample", help="sample completions and print JSON lines")
     sample.add_argument("--prompt", required=True)
-    sample.add_argument("--n", type=int, default=1, help="number of completions")
-    sample.add_argument("--model", default=None, help="model directory, hub name or .gguf file (default: SmolLM2-135M-Instruct)")
+    sample.add_argument("--n", type=count_argument, default=1, help="number of completions")
+    sample.add_argument("--model", type=cli.model_spec_argument, default="default",
+                        help="model directory, hub name, .gguf file or toy:V,T,SEED (default: SmolLM2-135M-Instruct)")
     sample.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=seed_argument, default=0)
     add_arguments(sample, method=None, max_new_tokens=64, block_size=16, n_mcmc=4)
-    sample.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    cli.add_engine_arguments(sample)
+    sample.add_argument("--threads", type=threads_argument, default=None, help="torch CPU threads")
+    sample.set_defaults(handler=run_sample, command_parser=sample)
     return parser
 
 
 def run_sample(args: argparse.Namespace, out=None) -> int:
-    import llm
-
     out = sys.stdout if out is None else out  # looked up per call: a default bound at import misses redirections
     if args.threads:
         torch.set_num_threads(args.threads)
-    lm = llm.HFModel(args.model)
-    prompt = lm.encode(args.prompt, chat=args.chat)
+    config = config_from_args(args)  # bad settings fail before a model loads
+    engine, engine_args = cli.engine_from_args(args)
+    lm = cli.load_model(args.model, engine=engine, engine_args=engine_args)
+    prompt = encode_prompt(lm, args.prompt, chat=args.chat)
     generator = torch.Generator().manual_seed(args.seed)
-    run = draw(lm, prompt, args.n, config_from_args(args), generator, progress=True)
+    run = draw(lm, prompt, args.n, config, generator, progress=True)
     m = args.method
     for tokens, logp in zip(run.tokens, run.logprobs):
         record = {
             "method": m,
-            "completion": lm.decode(tokens),
+            "completion": decode_completion(lm, tokens),
             "self_reward": float(logp.mean()) if len(logp) else None,
             "log_likelihood": float(logp.sum()),
             "tokens": tokens,
@@ -63,13 +73,12 @@ def run_sample(args: argparse.Namespace, out=None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "sample":
-        return run_sample(args)
-    if hasattr(args, "handler"):
-        return int(args.handler(args) or 0)
-    return 2  # pragma: no cover
+    """Run one command; a user error exits with one line and status 2 (:func:`exact._validate.run_command`)."""
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OutputLocked as error:  # another run writes the same --out: one line, not a traceback (main() raises it)
+        sys.exit(f"python -m llm: error: {error}")

@@ -40,6 +40,8 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
+from exact._validate import alpha_argument, check_alpha, count_argument, integer_argument
+
 from .model import LanguageModel, sample_from_logprobs
 from .samplers import (
     Completions,
@@ -86,16 +88,21 @@ class SamplerConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
-        if not self.alpha > 0:
-            raise ValueError(f"alpha must be > 0, got {self.alpha}")
+        check_alpha(self.alpha)  # 0 < α ≤ exact.MAX_ALPHA: NaN, inf and α ≥ 1e4 are refused, not sampled wrongly
         for name in ("max_new_tokens", "block_size", "n_mcmc", "candidates", "top_k", "rollouts", "particles"):
             value = getattr(self, name)
             if value is None and name == "max_new_tokens":
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.rollout_horizon is not None and (not isinstance(self.rollout_horizon, int) or self.rollout_horizon < 0):
+        if self.rollout_horizon is not None and (
+            isinstance(self.rollout_horizon, bool) or not isinstance(self.rollout_horizon, int) or self.rollout_horizon < 0
+        ):
             raise ValueError(f"rollout_horizon must be None or an integer >= 0, got {self.rollout_horizon!r}")
+        if not isinstance(self.jackknife, bool):
+            raise ValueError(f"jackknife must be True or False, got {self.jackknife!r}")
+        if self.method == "power-scalable" and self.jackknife and self.rollouts < 2:
+            raise ValueError(f"the jackknife needs rollouts >= 2, got {self.rollouts} (or turn it off: jackknife=False)")
 
     def settings(self) -> dict:
         """The settings that identify a run besides ``method`` and ``alpha`` (what a teacher file records).
@@ -215,6 +222,11 @@ _HELP = {
 }
 
 
+#: Command-line type of each option (the same rules as :meth:`SamplerConfig.__post_init__`, checked while
+#: parsing so a bad value is argparse's one-line error): α in (0, MAX_ALPHA], counts >= 1, horizon >= 0.
+_ARGUMENT_TYPES = {"alpha": alpha_argument, "rollout_horizon": integer_argument(0)}
+
+
 def add_arguments(parser: argparse.ArgumentParser, with_method: bool = True, **defaults) -> None:
     """Options for every :class:`SamplerConfig` field; ``defaults`` override the dataclass defaults by field name.
 
@@ -229,8 +241,8 @@ def add_arguments(parser: argparse.ArgumentParser, with_method: bool = True, **d
         elif spec.name == "jackknife":
             parser.add_argument("--no-jackknife", action="store_true", help="scalable: plain ratio estimator")
         else:
-            kind = float if spec.name == "alpha" else int
-            parser.add_argument("--" + spec.name.replace("_", "-"), type=kind, default=default, help=_HELP[spec.name])
+            parser.add_argument("--" + spec.name.replace("_", "-"), type=_ARGUMENT_TYPES.get(spec.name, count_argument),
+                                default=default, help=_HELP[spec.name])
 
 
 def config_from_args(args: argparse.Namespace, method: str | None = None) -> SamplerConfig:

@@ -11,7 +11,14 @@ runs these three alone.)
 ``.gguf`` file, a LoRA adapter directory (a folder with ``adapter_config.json``:
 loaded on top of the default base), ``randw`` (a randomly initialised copy of
 the default architecture; ``randw:SEED``) or ``toy:V,T,SEED`` (a random
-``exact.TabularAR`` behind :class:`llm.ToyModel`, for tests).
+``exact.TabularAR`` behind :class:`llm.ToyModel`, for tests).  ``--engine vllm`` (``teacher``,
+``evaluate``, and ``sample``) runs a model directory, hub name or the default model on vLLM
+(:class:`llm.VLLMModel`, with ``--tensor-parallel-size``, ``--data-parallel-size`` and any
+``--engine-arg KEY=VALUE``); ``--engine hf`` (the default) on transformers (:class:`llm.HFModel`).
+
+Bad input is a one-line ``PROG: error: ...`` and exit status 2 (:func:`exact._validate.run_command`):
+options are checked while parsing, a ``--model`` before anything is loaded, and a data file's
+errors name the file, the line and the field.
 """
 
 from __future__ import annotations
@@ -19,49 +26,237 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import re
 import sys
 from pathlib import Path
+from typing import Mapping
 
 from exact._atomic_output import exclusive_lock, write_atomic
+from exact._validate import (
+    CommandLineParser,
+    check_count,
+    choice_list_argument,
+    count_argument,
+    input_file_argument,
+    integer_argument,
+    key_value_argument,
+    output_dir_argument,
+    output_file_argument,
+    positive_argument,
+    run_command,
+    seed_argument,
+    threads_argument,
+)
 
-from ..methods import add_arguments, config_from_args
+from ..methods import METHODS, add_arguments, config_from_args
 
-__all__ = ["build_parser", "load_model", "main", "register"]
+__all__ = [
+    "ENGINES", "add_engine_arguments", "build_parser", "check_model_spec", "engine_from_args", "load_model", "main",
+    "model_spec_argument", "register",
+]
+
+#: ``--engine`` choices: transformers (:class:`llm.HFModel`) or vLLM (:class:`llm.VLLMModel`).
+ENGINES = ("hf", "vllm")
+
+#: ``--engine-arg`` keys the ``hf`` engine takes (:class:`llm.HFModel`'s keywords); vLLM takes any.
+_HF_ENGINE_ARGS = ("device", "dtype")
+
+#: A Hugging Face hub name: ``name`` or ``org/name`` (letters, digits, ``-_.``).
+_HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
 
 
-def load_model(spec: str | None, base=None):
-    """A :class:`llm.LanguageModel` from a ``--model`` spec (see the module docstring); ``base`` is reused if given."""
+def check_model_spec(spec: str, engine: str | None = None) -> str:
+    """The kind of a ``--model`` spec, checked without loading anything; ``ValueError`` if it cannot load.
+
+    Kinds: ``"default"``, ``"toy"`` (``toy:V,T,SEED``), ``"randw"`` (``randw[:SEED]``), ``"adapter"``
+    (a folder with ``adapter_config.json``), ``"path"`` (a folder with ``config.json``, or a ``.gguf``
+    file starting with the GGUF magic bytes) or ``"hub"`` (a hub name, loaded from the offline cache).
+    With an ``engine``, a kind it cannot run (toy, RandW and adapters need ``hf``) is refused too.
+    """
+    if spec in ("default", "base"):
+        return "default"
+    if not spec.strip():
+        raise ValueError("--model '': an empty model name")
+    if spec.startswith("toy:"):
+        kind = "toy"
+        _toy_sizes(spec)
+    elif spec == "randw" or spec.startswith("randw:"):
+        kind = "randw"
+        _randw_seed(spec)
+    else:
+        kind = _path_kind(spec)
+    if engine is not None and engine != "hf" and kind in ("toy", "randw", "adapter"):
+        what = {"toy": "a toy model runs without an engine", "randw": "RandW re-initialises a transformers network",
+                "adapter": "a LoRA adapter is merged into a transformers network"}[kind]
+        raise ValueError(f"--model {spec}: {what}; use --engine hf")
+    return kind
+
+
+def _toy_sizes(spec: str) -> tuple[int, int, int]:
+    parts = spec[4:].split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        vocab, horizon, seed = (int(part) for part in parts)
+        check_count(vocab, "V"), check_count(horizon, "T"), check_count(seed, "SEED", 0)
+    except ValueError:
+        raise ValueError(f"--model {spec}: expected toy:V,T,SEED with integers V, T >= 1 and SEED >= 0") from None
+    return vocab, horizon, seed
+
+
+def _randw_seed(spec: str) -> int:
+    try:
+        return check_count(int(spec.partition(":")[2] or 0), "SEED", 0)
+    except ValueError:
+        raise ValueError(f"--model {spec}: expected randw or randw:SEED with an integer SEED >= 0") from None
+
+
+def _path_kind(spec: str) -> str:
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / "adapter_config.json").is_file():
+            return "adapter"
+        if not (path / "config.json").is_file():
+            raise ValueError(f"--model {spec}: the directory has no config.json (not a Hugging Face model directory)")
+        return "path"
+    if path.exists():
+        if not (path.is_file() and path.suffix == ".gguf"):
+            raise ValueError(f"--model {spec}: a file that is not a .gguf file; expected a model directory, .gguf file or hub name")
+        with open(path, "rb") as stream:
+            if stream.read(4) != b"GGUF":
+                raise ValueError(f"--model {spec}: not a GGUF file (it does not start with the GGUF magic bytes)")
+        return "path"
+    if spec.startswith(("/", ".", "~")) or spec.endswith(".gguf") or spec.count("/") > 1 or os.sep != "/" and os.sep in spec:
+        raise ValueError(f"--model {spec}: no such file or directory")
+    if not _HUB_NAME.fullmatch(spec):
+        raise ValueError(
+            f"--model {spec!r}: not default, randw[:SEED], toy:V,T,SEED, an existing model directory or .gguf file, "
+            "or a hub name (org/name)"
+        )
+    return "hub"
+
+
+def model_spec_argument(text: str) -> str:
+    """``--model`` type: the spec, checked (:func:`check_model_spec`) while parsing."""
+    try:
+        check_model_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--model ")) from None
+    return text
+
+
+def load_model(spec: str | None, base=None, engine: str = "hf", engine_args: Mapping | None = None):
+    """A :class:`llm.LanguageModel` from a ``--model`` spec (see the module docstring); ``base`` is reused if given.
+
+    ``engine``/``engine_args``: :func:`engine_from_args`.  A model that cannot be loaded (missing files,
+    not in the offline cache, vLLM not installed) is a ``ValueError`` that says why.
+    """
     import llm
 
     spec = spec or "default"
-    if spec.startswith("toy:"):
+    kind = check_model_spec(spec, engine)
+    if kind == "toy":
         import exact
 
-        vocab, horizon, seed = (int(v) for v in spec[4:].split(","))
+        vocab, horizon, seed = _toy_sizes(spec)
         return llm.ToyModel(exact.TabularAR.random(vocab, horizon, seed))
-    if spec in ("default", "base"):
-        return base if base is not None else llm.HFModel()
-    if spec.startswith("randw"):
+    if kind == "default":
+        return base if base is not None else _load_engine(None, engine, engine_args)
+    if kind == "randw":
         from .evaluate import random_init_copy
 
-        seed = int(spec.split(":")[1]) if ":" in spec else 0
-        return random_init_copy(base if base is not None else llm.HFModel(), seed)
-    if (Path(spec) / "adapter_config.json").exists():
+        return random_init_copy(base if base is not None else _load_engine(None, engine, engine_args), _randw_seed(spec))
+    if kind == "adapter":
         from .distill import load_student
 
-        return load_student(spec, base)
-    return llm.HFModel(spec)
+        return load_student(spec, base if base is not None else _load_engine(None, engine, engine_args))
+    return _load_engine(spec, engine, engine_args)
+
+
+def _load_engine(model: str | None, engine: str, engine_args: Mapping | None):
+    """``llm.HFModel(model, **engine_args)`` or ``llm.VLLMModel(model, **engine_args)``; load failures as ``ValueError``."""
+    import llm
+
+    try:
+        if engine == "vllm":
+            return llm.VLLMModel(model, **dict(engine_args or {}))
+        return llm.HFModel(model, **dict(engine_args or {}))
+    except ImportError as error:  # vLLM not installed: the message is llm.vllm.INSTALL_HINT
+        raise ValueError(str(error)) from error
+    except (OSError, ValueError) as error:  # transformers: no such model, not in the offline cache, bad files
+        raise ValueError(f"cannot load model {model or 'default'!r}: {error}") from error
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine {hf,vllm}``, ``--tensor-parallel-size``, ``--data-parallel-size``, ``--engine-arg KEY=VALUE``."""
+    group = parser.add_argument_group("engine")
+    group.add_argument("--engine", choices=ENGINES, default="hf",
+                       help="hf: transformers (llm.HFModel, default); vllm: the vLLM engine (llm.VLLMModel, installed apart)")
+    group.add_argument("--tensor-parallel-size", type=count_argument, default=None, help="vllm: GPUs per model replica")
+    group.add_argument("--data-parallel-size", type=count_argument, default=None, help="vllm: model replicas")
+    group.add_argument("--engine-arg", type=key_value_argument, action="append", default=[], metavar="KEY=VALUE",
+                       help="repeatable: another engine keyword (vllm: any vllm.LLM argument, e.g. max_model_len=2048; "
+                            "hf: device, dtype)")
+
+
+def engine_from_args(args: argparse.Namespace) -> tuple[str, dict]:
+    """``(engine, engine_args)`` of :func:`add_engine_arguments`'s options; ``ValueError`` for an impossible combination."""
+    engine_args: dict = {}
+    for key, value in args.engine_arg:
+        if key in engine_args:
+            raise ValueError(f"--engine-arg {key} given twice")
+        engine_args[key] = value
+    for key in ("tensor_parallel_size", "data_parallel_size"):
+        flag, value = "--" + key.replace("_", "-"), getattr(args, key)
+        if value is None:
+            continue
+        if args.engine != "vllm":
+            raise ValueError(f"{flag} needs --engine vllm (the hf engine runs on one device)")
+        if key in engine_args:
+            raise ValueError(f"{flag} and --engine-arg {key}=... both given")
+        engine_args[key] = value
+    if args.engine == "hf":
+        unknown = sorted(set(engine_args) - set(_HF_ENGINE_ARGS))
+        if unknown:
+            raise ValueError(f"--engine hf takes --engine-arg {' and '.join(_HF_ENGINE_ARGS)} only, got {', '.join(unknown)} "
+                             "(vllm.LLM arguments need --engine vllm)")
+        engine_args = _hf_engine_args(engine_args)
+    return args.engine, engine_args
+
+
+def _hf_engine_args(engine_args: dict) -> dict:
+    """``device`` (a torch device that exists here) and ``dtype`` (a floating torch dtype name) for :class:`llm.HFModel`."""
+    import torch
+
+    out = dict(engine_args)
+    if "dtype" in out:
+        dtype = getattr(torch, str(out["dtype"]).removeprefix("torch."), None)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise ValueError(f"--engine-arg dtype must name a floating torch dtype (float32, bfloat16, ...), got {out['dtype']!r}")
+        out["dtype"] = dtype
+    if "device" in out:
+        try:
+            device = torch.device(str(out["device"]))
+        except RuntimeError as error:
+            raise ValueError(f"--engine-arg device: {error}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"--engine-arg device={out['device']}: no CUDA device is available here")
+        out["device"] = str(device)
+    return out
 
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
     from .tasks import TASK_NAMES
 
     parser.add_argument("--task", default="arithmetic", choices=TASK_NAMES, help="benchmarks need the hub or --data-file")
-    parser.add_argument("--data-file", default=None, help="math500/gsm8k/mbpp/gpqa: local JSON, JSONL or Parquet file")
-    parser.add_argument("--digits", type=int, default=None, help="arithmetic: digits per operand (difficulty)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-file", type=input_file_argument(), default=None,
+                        help="math500/gsm8k/mbpp/gpqa: local JSON, JSONL or Parquet file")
+    parser.add_argument("--digits", type=integer_argument(1, 1000, "digits"), default=None,
+                        help="arithmetic: digits per operand (difficulty)")
+    parser.add_argument("--seed", type=seed_argument, default=0)
     parser.add_argument("--no-chat", action="store_true", help="do not wrap prompts in the chat template")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=threads_argument, default=None, help="torch CPU threads")
 
 
 def register(subparsers) -> None:
@@ -69,36 +264,41 @@ def register(subparsers) -> None:
     teacher = subparsers.add_parser("teacher", help="Algorithm 1 lines 3-8: resumable teacher data (JSONL)")
     add_arguments(teacher)
     _common_arguments(teacher)
-    teacher.add_argument("--n", type=int, required=True, help="number of prompts (one completion each)")
-    teacher.add_argument("--out", type=Path, required=True, help="JSONL file (appended to; resumable)")
-    teacher.add_argument("--model", default="default")
+    teacher.add_argument("--n", type=count_argument, required=True, help="number of prompts (one completion each)")
+    teacher.add_argument("--out", type=output_file_argument, required=True, help="JSONL file (appended to; resumable)")
+    teacher.add_argument("--model", type=model_spec_argument, default="default")
+    add_engine_arguments(teacher)
     teacher.add_argument("--quiet", action="store_true")
-    teacher.set_defaults(handler=run_teacher)
+    teacher.set_defaults(handler=run_teacher, command_parser=teacher)
 
     distill = subparsers.add_parser("distill", help="Algorithm 1 lines 9-11: LoRA SFT of a student on teacher data")
-    distill.add_argument("--data", type=Path, required=True)
-    distill.add_argument("--out", type=Path, required=True, help="folder for the adapter and training_curve.json")
-    distill.add_argument("--model", default="default", help="base model (default: SmolLM2-135M-Instruct)")
-    distill.add_argument("--epochs", type=float, default=3.0)
-    distill.add_argument("--learning-rate", type=float, default=1e-4)
-    distill.add_argument("--batch-size", type=int, default=1)
-    distill.add_argument("--grad-accum", type=int, default=8)
-    distill.add_argument("--max-length", type=int, default=1024)
-    distill.add_argument("--max-steps", type=int, default=-1)
-    distill.add_argument("--seed", type=int, default=0)
-    distill.add_argument("--threads", type=int, default=None)
-    distill.set_defaults(handler=run_distill)
+    distill.add_argument("--data", type=input_file_argument(), required=True, help="teacher JSONL file")
+    distill.add_argument("--out", type=output_dir_argument, required=True, help="folder for the adapter and training_curve.json")
+    distill.add_argument("--model", type=model_spec_argument, default="default", help="base model (default: SmolLM2-135M-Instruct)")
+    distill.add_argument("--epochs", type=positive_argument("epochs"), default=3.0)
+    distill.add_argument("--learning-rate", type=positive_argument("learning rate"), default=1e-4)
+    distill.add_argument("--batch-size", type=count_argument, default=1)
+    distill.add_argument("--grad-accum", type=count_argument, default=8)
+    distill.add_argument("--max-length", type=count_argument, default=1024)
+    distill.add_argument("--max-steps", type=integer_argument(-1, name="max steps"), default=-1,
+                         help="optimiser steps; -1: --epochs decides")
+    distill.add_argument("--seed", type=seed_argument, default=0)
+    distill.add_argument("--threads", type=threads_argument, default=None)
+    distill.set_defaults(handler=run_distill, command_parser=distill)
 
     evaluate = subparsers.add_parser("evaluate", help="Table 1: r* and r_self per model x sampler, and self-reward BoN")
     add_arguments(evaluate, with_method=False)
     _common_arguments(evaluate)
-    evaluate.add_argument("--model", action="append", default=None, help="repeatable: default, randw, adapter dir, path")
-    evaluate.add_argument("--methods", default="standard,temperature,power-mh", help="comma-separated, any of --method's")
-    evaluate.add_argument("--n", type=int, default=16, help="evaluation prompts")
-    evaluate.add_argument("--seeds", type=int, default=4, help="seeds (one completion per prompt per seed)")
-    evaluate.add_argument("--problem-seed", type=int, default=1, help="seed of the evaluation prompts (teacher uses 0)")
-    evaluate.add_argument("--out", type=Path, default=None, help="CSV file for the rows")
-    evaluate.set_defaults(handler=run_evaluate)
+    evaluate.add_argument("--model", type=model_spec_argument, action="append", default=None,
+                          help="repeatable: default, randw, adapter dir, path")
+    evaluate.add_argument("--methods", type=choice_list_argument(METHODS), default=["standard", "temperature", "power-mh"],
+                          help="comma-separated, any of --method's")
+    evaluate.add_argument("--n", type=count_argument, default=16, help="evaluation prompts")
+    evaluate.add_argument("--seeds", type=count_argument, default=4, help="seeds (one completion per prompt per seed)")
+    evaluate.add_argument("--problem-seed", type=seed_argument, default=1, help="seed of the evaluation prompts (teacher uses 0)")
+    evaluate.add_argument("--out", type=output_file_argument, default=None, help="CSV file for the rows")
+    add_engine_arguments(evaluate)
+    evaluate.set_defaults(handler=run_evaluate, command_parser=evaluate)
 
 
 def _setup(args) -> None:
@@ -116,13 +316,28 @@ def _task(args):
     return get_task(args.task, **options)
 
 
+def _ready(task):
+    """``task``, refused now rather than after the first completion if it cannot score here
+    (HumanEval without its sandbox: :func:`llm.experiments.sandbox.require_sandbox`, whose message says how to install it)."""
+    if getattr(task, "name", None) == "humaneval":
+        from .sandbox import require_sandbox
+
+        try:
+            require_sandbox()
+        except RuntimeError as error:
+            raise ValueError(str(error)) from error
+    return task
+
+
 def run_teacher(args) -> int:
     from .teacher import generate_teacher
 
     _setup(args)
-    lm = load_model(args.model)
+    config, task = config_from_args(args, args.method), _ready(_task(args))  # bad settings fail before a model loads
+    engine, engine_args = engine_from_args(args)
+    lm = load_model(args.model, engine=engine, engine_args=engine_args)
     summary = generate_teacher(
-        lm, _task(args), args.out, args.n, config_from_args(args, args.method), args.seed,
+        lm, task, args.out, args.n, config, args.seed,
         model_name=args.model if args.model.startswith("toy:") else None, chat=not args.no_chat,
         progress=not args.quiet,
     )
@@ -131,14 +346,17 @@ def run_teacher(args) -> int:
 
 
 def run_distill(args) -> int:
-    from .distill import DistillConfig, distill
+    from .distill import DistillConfig, distill, read_training_records
 
     _setup(args)
-    base = load_model(args.model)
     config = DistillConfig(
         epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
         grad_accum=args.grad_accum, max_length=args.max_length, max_steps=args.max_steps, seed=args.seed,
     )
+    if check_model_spec(args.model, "hf") == "toy":
+        raise ValueError(f"--model {args.model}: distill trains a transformers network; a toy model has none")
+    read_training_records(args.data)  # a malformed file fails (file:line: field) before the model loads
+    base = load_model(args.model)
     result = distill(args.data, args.out, base, config)
     print(json.dumps({"out": str(args.out), "steps": len(result.curve), "final_loss": result.final_loss}))
     return 0
@@ -156,17 +374,19 @@ def run_evaluate(args) -> int:
 
 def _evaluate_rows(args) -> list:
     """Evaluate every ``--model`` x ``--methods``; the rows, also written to ``--out`` (atomically) if given."""
-    import llm
-
     from .evaluate import evaluate_models, rows_csv
 
     specs = args.model or ["default"]
-    needs_base = any(m in ("default", "base") or m.startswith("randw") or (Path(m) / "adapter_config.json").exists() for m in specs)
-    base = llm.HFModel() if needs_base else None  # loaded once, shared by base, RandW and students
-    models = {spec: load_model(spec, base) for spec in specs}
-    task = _task(args)
+    if len(set(specs)) < len(specs):
+        raise ValueError(f"--model given twice with the same value: {', '.join(sorted({m for m in specs if specs.count(m) > 1}))}")
+    configs = [config_from_args(args, m) for m in args.methods]  # bad settings fail before a model loads
+    task = _ready(_task(args))
     problems = task.problems(args.n, args.problem_seed)
-    configs = [config_from_args(args, m) for m in args.methods.split(",")]
+    engine, engine_args = engine_from_args(args)
+    kinds = [check_model_spec(spec, engine) for spec in specs]
+    # the base is loaded once, shared by base, RandW and students
+    base = load_model("default", engine=engine, engine_args=engine_args) if {"default", "randw", "adapter"} & set(kinds) else None
+    models = {spec: load_model(spec, base, engine, engine_args) for spec in specs}
     rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat)
     if args.out:
         write_atomic(args.out, rows_csv(rows).encode("utf-8"))
@@ -174,14 +394,14 @@ def _evaluate_rows(args) -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m llm.experiments", description=__doc__.splitlines()[0])
+    parser = CommandLineParser(prog="python -m llm.experiments", description=__doc__.splitlines()[0])
     register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
+    """Run one command; a user error exits with one line and status 2 (:func:`exact._validate.run_command`)."""
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -32,18 +32,25 @@ import torch
 
 from exact._atomic_output import exclusive_lock, publish_together
 
-from .teacher import read_records
+from exact._validate import check_count, check_positive
+
+from .teacher import numbered_records
 
 __all__ = [
     "LORA_TARGETS",
     "DistillConfig",
     "DistillResult",
     "build_examples",
+    "check_training_records",
     "distill",
     "load_student",
+    "read_training_records",
     "trainable_copy",
     "wrap_model",
 ]
+
+#: The fields of a teacher record that training reads (lists of token ids).
+TRAINING_FIELDS = ("prompt_tokens", "tokens")
 
 #: LoRA target projections of Appendix B.1 (attention and MLP).
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -69,6 +76,20 @@ class DistillConfig:
     max_steps: int = -1
     seed: int = 0
     use_cpu: bool | None = None  # None: the CPU unless CUDA is available
+
+    def __post_init__(self):
+        # a non-positive epoch count or rate would train nothing and still save a "student"
+        for name in ("epochs", "learning_rate", "lora_alpha"):
+            check_positive(getattr(self, name), name)
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r"):
+            check_count(getattr(self, name), name)
+        check_count(self.seed, "seed", 0)
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < -1:
+            raise ValueError(f"max_steps must be -1 (epochs decide) or an integer >= 0, got {self.max_steps!r}")
+        for name in ("weight_decay", "warmup", "lora_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
 
 
 class DistillResult(NamedTuple):
@@ -105,6 +126,44 @@ def trainable_copy(network):
     return clone.float()
 
 
+def read_training_records(path: str | Path, vocab_size: int | None = None) -> list[dict]:
+    """The teacher records of a JSONL file, each checked by :func:`check_training_records` (errors name file:line).
+
+    A missing or directory ``path``, a file with no complete record (empty, or one line without its
+    newline: a truncated write) and a malformed line are ``ValueError``\\ s.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file" if not path.exists() else f"{path} is not a file")
+    numbered = numbered_records(path)
+    if not numbered:
+        raise ValueError(f"{path}: no complete teacher record (an empty file, or one line without its final newline)")
+    check_training_records(numbered, path, vocab_size)
+    return [record for _, record in numbered]
+
+
+def check_training_records(
+    numbered: Sequence[tuple[int, dict]], source: object = None, vocab_size: int | None = None
+) -> None:
+    """Every ``(line, record)`` has :data:`TRAINING_FIELDS` as lists of token ids ``>= 0`` (``< vocab_size`` if given).
+
+    ``ValueError`` naming ``source:line`` (``record N`` without a ``source``) and the field, for the first
+    record that does not.
+    """
+    for line, record in numbered:
+        where = f"{source}:{line}" if source is not None else f"record {line}"
+        if not isinstance(record, dict):
+            raise ValueError(f"{where}: a teacher record must be a JSON object, got {type(record).__name__}")
+        for name in TRAINING_FIELDS:
+            if name not in record:
+                raise ValueError(f"{where}: missing field {name!r} (a teacher record needs {' and '.join(TRAINING_FIELDS)})")
+            value = record[name]
+            if not isinstance(value, list) or not all(type(t) is int and t >= 0 for t in value):
+                raise ValueError(f"{where}: field {name!r} must be a list of token ids (integers >= 0), got {str(value)[:60]}")
+            if vocab_size is not None and value and max(value) >= vocab_size:
+                raise ValueError(f"{where}: field {name!r} has token id {max(value)}, outside the model's vocabulary [0, {vocab_size})")
+
+
 def build_examples(records: Sequence[dict], max_length: int) -> list[dict]:
     """``input_ids = prompt + completion`` (cut to ``max_length``), ``labels`` = ids with prompt positions ``-100``."""
     examples = []
@@ -118,7 +177,8 @@ def build_examples(records: Sequence[dict], max_length: int) -> list[dict]:
             continue  # the prompt alone fills the window: no completion token to learn from
         examples.append({"input_ids": ids, "labels": labels})
     if not examples:
-        raise ValueError("no training example has a completion token inside max_length")
+        raise ValueError(f"no training example has a completion token inside max_length = {max_length} "
+                         f"({len(records)} records; their completions are empty or lie beyond it)")
     return examples
 
 
@@ -161,8 +221,17 @@ def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: Di
     """
     from peft import LoraConfig, get_peft_model
 
-    records = read_records(data) if isinstance(data, (str, Path)) else list(data)
-    examples = build_examples(records, config.max_length)
+    vocab_size = getattr(base, "vocab_size", None)
+    if isinstance(data, (str, Path)):
+        records = read_training_records(data, vocab_size)
+        try:
+            examples = build_examples(records, config.max_length)
+        except ValueError as error:
+            raise ValueError(f"{data}: {error}") from None
+    else:
+        records = list(data)
+        check_training_records(list(enumerate(records, start=1)), None, vocab_size)
+        examples = build_examples(records, config.max_length)
     out = Path(out)
     with exclusive_lock(out):
         torch.manual_seed(config.seed)

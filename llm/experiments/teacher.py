@@ -43,6 +43,7 @@ __all__ = [
     "decode_completion",
     "encode_prompt",
     "generate_teacher",
+    "numbered_records",
     "read_records",
     "record_generator",
 ]
@@ -73,31 +74,37 @@ def read_records(path: str | Path, repair: bool = False) -> list[dict]:
     With ``repair=True`` that truncated tail is also cut from the file (so appends start on a
     fresh line).  A malformed line that is *not* the last one means corruption: ``ValueError``.
     """
-    return [record for _, record in _numbered_records(Path(path), repair)]
+    return [record for _, record in numbered_records(path, repair)]
 
 
-def _numbered_records(path: Path, repair: bool) -> list[tuple[int, dict]]:
-    """``(line number, record)`` of every complete record (see :func:`read_records`)."""
+def numbered_records(path: str | Path, repair: bool = False) -> list[tuple[int, dict]]:
+    """``(line number, record)`` of every complete record (see :func:`read_records`); errors name file and line."""
+    path = Path(path)
     if not path.exists():
         return []
     data = path.read_bytes()
     end = data.rfind(b"\n") + 1  # everything after the last newline is an unfinished write
-    if repair and end < len(data):
-        with open(path, "r+b") as stream:
-            stream.truncate(end)
-            stream.flush()
-            os.fsync(stream.fileno())
     records = []
-    for number, line in enumerate(data[:end].splitlines(), start=1):
+    for number, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ValueError(f"{path}:{number}: corrupt record (not a truncated tail): {error}") from error
-        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-            raise ValueError(f"{path}:{number}: a record must be a JSON object with a string field 'id'")
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: a record must be a JSON object with a string field 'id', got {type(record).__name__}")
+        if not isinstance(record.get("id"), str):
+            raise ValueError(f"{path}:{number}: field 'id' must be a string, got {str(record.get('id', '(missing)'))[:40]}")
         records.append((number, record))
+    tail, tail_line = data[end:].strip(), data.count(b"\n", 0, end) + 1
+    if tail and not tail.startswith(b"{"):  # a cut record starts like every record; this is some other file
+        raise ValueError(f"{path}:{tail_line}: not a teacher record (is this a teacher JSONL file?)")
+    if repair and end < len(data):  # only once every complete line parsed: a wrong file given as --out is left as it was
+        with open(path, "r+b") as stream:
+            stream.truncate(end)
+            stream.flush()
+            os.fsync(stream.fileno())
     return records
 
 
@@ -154,7 +161,7 @@ def generate_teacher(
     settings = {**config.settings(), "task": repr(task), "chat": chat}
     identity = {"method": config.method, "alpha": config.alpha, "seed": seed, "model": model_name, "settings": settings}
     with exclusive_lock(out), open(out, "ab") as stream:  # a second writer of `out` fails here, at once
-        numbered = _numbered_records(out, repair=True)
+        numbered = numbered_records(out, repair=True)
         for number, record in numbered:
             clash = {k: (record.get(k), identity[k]) for k in _IDENTITY if record.get(k) != identity[k]}
             if clash:
