@@ -65,6 +65,12 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+#: Seconds math-verify may spend parsing one answer or comparing two.  Its default (5 s) is hit by a
+#: correct answer on a loaded machine (the first call also imports sympy's LaTeX parser), which grades
+#: it wrong without a word; 30 s still stops a hostile expression.
+GRADE_TIMEOUT_S = 30
+
+
 def math_equal(gold: str, prediction: str) -> bool:
     """``math_verify.verify(parse($gold$), parse($prediction$))``; main thread only (``signal.alarm`` timeouts)."""
     if threading.current_thread() is not threading.main_thread():
@@ -74,7 +80,10 @@ def math_equal(gold: str, prediction: str) -> bool:
         )
     from math_verify import parse, verify
 
-    return bool(verify(parse(f"${gold}$"), parse(f"${prediction}$")))
+    def parsed(text: str):
+        return parse(f"${text}$", parsing_timeout=GRADE_TIMEOUT_S)
+
+    return bool(verify(parsed(gold), parsed(prediction), timeout_seconds=GRADE_TIMEOUT_S))
 
 
 @dataclass(frozen=True)
