@@ -83,6 +83,8 @@ def _last_positive(probs: np.ndarray) -> np.ndarray:
 def inverse_cdf(log_probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """One token per row of ``log_probs`` (``(..., V)``, unnormalised allowed), given ``uniforms`` (``(...)``, in ``[0, 1)``).
 
+    The leading axes of ``log_probs`` and the shape of ``uniforms`` broadcast (one row, many uniforms).
+
     With ``p_j = exp(log_probs_j)`` and ``F_j = Σ_{i ≤ j} p_i`` (float64, left to right), the
     draw is the first token whose cumulative mass exceeds ``u · F_V``:
     ``y = min{j : F_j > u F_V}``.  A zero-probability token is never drawn (``F`` does not
@@ -93,8 +95,9 @@ def inverse_cdf(log_probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """
     lp = np.asarray(log_probs, dtype=np.float64)
     u = np.asarray(uniforms, dtype=np.float64)
-    shape, width = lp.shape[:-1], lp.shape[-1]
-    probs = np.exp(lp.reshape(-1, width))
+    shape, width = np.broadcast_shapes(lp.shape[:-1], u.shape), lp.shape[-1]
+    u = np.broadcast_to(u, shape)
+    probs = np.exp(np.broadcast_to(lp, shape + (width,)).reshape(-1, width))
     cdf = np.cumsum(probs, axis=-1)
     token = _first_above(cdf, u.reshape(-1, 1) * cdf[:, -1:])[:, 0]
     over = token >= width

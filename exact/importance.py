@@ -113,7 +113,8 @@ def ess_fraction_from_log_weights(log_weights: np.ndarray, axis: int = -1) -> np
     """Self-normalised ``ESS/N = (Σ w)² / (N Σ w²)`` from log weights (all ``-inf`` -> 0)."""
     lw = check_log_weights(log_weights, "log weights")
     axis = check_axis(axis, lw.ndim)
-    return effective_sample_size(lw, axis=axis) / lw.shape[axis]
+    ess = effective_sample_size(lw, axis=axis)  # 0 for a slice of zero weights (and an empty one)
+    return ess / lw.shape[axis] if lw.shape[axis] else ess
 
 
 def sampled_ess_fraction(

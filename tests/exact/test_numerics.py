@@ -69,6 +69,8 @@ def test_inverse_cdf_takes_the_last_positive_token_when_the_target_rounds_to_the
     assert inverse_cdf(log_p, np.ones(2)).tolist() == [1, 3]  # u = 1 exactly: u·F_V = F_V
     assert int(inverse_cdf(tenths, ONE_MINUS)) == 9  # Σ 0.1 ten times < 1: the target may pass F_V's rounding
     assert int(inverse_cdf(np.array([0.0, -np.inf]), ONE_MINUS)) == 0  # a point mass, whatever the uniform
+    # u = 0: the first token whose cumulative mass *exceeds* 0, never a leading zero-probability token
+    assert int(inverse_cdf(np.array([-np.inf, -np.inf, math.log(0.5), math.log(0.5)]), 0.0)) == 2
 
 
 def test_inverse_cdf_matches_its_distribution():
