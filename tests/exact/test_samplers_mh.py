@@ -14,7 +14,7 @@ from exact.samplers import chi_square_pvalue, mh_block_target, mh_expected_cost,
 
 
 #: Chains per chi-square check of the llm sampler (the numpy copy ran 20 000; the Pearson criterion is unchanged).
-N_CHAINS = 300
+N_CHAINS = 200
 
 
 def llm_mh(model, alpha, block, n_mcmc, n, seed, greedy=False):
@@ -134,15 +134,17 @@ def test_power_infinity_never_accepts_a_tie(joint, block):
     assert chi_square_pvalue(sequences, got.probabilities) > 0.01
 
 
-@pytest.mark.parametrize("block, greedy, seed", [(2, False, 11), (1, False, 12), (4, False, 13), (2, True, 14)])
+# B = 1, B = T and Power(∞) run in tests/llm/test_mh_toy.py (chi-square against a brute-force law) and, with their
+# token cost, in tests/llm/test_exact_laws_by_backend.py; here B = 2 < T = 4 without EOS, law and token cost.
+@pytest.mark.parametrize("block, greedy, seed", [(2, False, 11)])
 def test_mh_simulation_matches_exact(block, greedy, seed):
-    # N = 300 llm chains on 2^4 = 16 sequences; the Pearson statistic is chi-square under H0
+    # N = 200 llm chains on 2^4 = 16 sequences; the Pearson statistic is chi-square under H0
     model = exact.TabularAR.random(2, 4, seed=seed)
     sequences, tokens = llm_mh(model, 3.0, block, 3, N_CHAINS, seed, greedy=greedy)
     exact_dist = mh_output_distribution(model, 3.0, block, 3, greedy=greedy).probabilities
     assert chi_square_pvalue(sequences, exact_dist) > 0.01
     expected_cost = mh_expected_cost(4, block, 3)
-    # token cost: L - m + 1 with m uniform (per-chain sd < 2 tokens); 5 % is > 5 standard errors of the mean
+    # token cost: L - m + 1 with m uniform (per-chain sd 2.1 tokens); 5 % (0.8) is > 5 standard errors of the mean
     assert abs(tokens / N_CHAINS - expected_cost) < 0.05 * expected_cost
 
 

@@ -84,7 +84,7 @@ def test_sir_converges_and_optimal_proposal_is_exact():
 
 @pytest.mark.parametrize("proposal, seed", [("base", 4), ("temperature", 5)])
 def test_sir_simulation_matches_exact(proposal, seed):
-    # n = 500 outputs of 3-particle SIR (llm.sample_power_smc never resampling, proposal at temperature 1
+    # n = 300 outputs of 3-particle SIR (llm.sample_power_smc never resampling, proposal at temperature 1
     # for "base", 1/α for "temperature", one particle drawn by its final weight) over 12 sequences; Pearson chi-square
     torch = pytest.importorskip("torch")
     import llm
@@ -93,7 +93,7 @@ def test_sir_simulation_matches_exact(proposal, seed):
     lm, generator = llm.ToyModel(model), torch.Generator().manual_seed(seed)
     beta = 1.0 if proposal == "base" else None
     sampled = []
-    for _ in range(500):
+    for _ in range(300):
         out = llm.sample_power_smc(lm, [], 3, 3.0, generator, ess_threshold=0.0, proposal_alpha=beta)
         assert out.info["n_resamples"] == 0
         sampled.append(out.tokens[int(llm.sample_from_logprobs(out.info["log_weights"][None, :], generator)[0])])
