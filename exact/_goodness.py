@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_count, check_probability_array, check_real, real_array
+from ._validate import check_count, check_nonnegative, check_probability_array, check_real, real_array
 
 __all__ = ["MIN_EXPECTED", "CheckPower", "SamplerCheck", "check_power", "chi_square_pvalue", "goodness_of_fit"]
 
@@ -63,13 +63,6 @@ def _pool(expected: np.ndarray, min_expected: float) -> np.ndarray:
     return labels
 
 
-def _check_min_expected(min_expected: object) -> float:
-    value = check_real(min_expected, "min_expected")
-    if not 0.0 <= value < np.inf:
-        raise ValueError(f"min_expected must be a finite number >= 0, got {value!r}")
-    return value
-
-
 def goodness_of_fit(
     draws: np.ndarray, target: np.ndarray, method: str = "pearson", min_expected: float = MIN_EXPECTED
 ) -> SamplerCheck:
@@ -85,7 +78,7 @@ def goodness_of_fit(
     if method not in ("pearson", "g"):
         raise ValueError(f"method must be 'pearson' or 'g', got {method!r}")
     p = check_probability_array(target, "target", 1e-9)
-    min_expected = _check_min_expected(min_expected)
+    min_expected = check_nonnegative(min_expected, "min_expected")
     arr = np.asarray(draws)
     if arr.ndim != 2 or arr.shape[1] != p.ndim or not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"draws must be an (n, {p.ndim}) integer array, got shape {arr.shape} and dtype {arr.dtype}")
@@ -141,7 +134,7 @@ def check_power(
 
     p, q = check_probability_array(law, "law", 1e-9).reshape(-1), check_probability_array(target, "target", 1e-9).reshape(-1)
     n = check_count(n, "n")
-    min_expected = _check_min_expected(min_expected)
+    min_expected = check_nonnegative(min_expected, "min_expected")
     alpha_level = check_real(alpha_level, "alpha_level")
     if not 0.0 < alpha_level < 1.0:
         raise ValueError(f"alpha_level must lie in (0, 1), got {alpha_level!r}")

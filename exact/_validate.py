@@ -17,6 +17,9 @@ the rule and the value.  What the rules are:
   argmax set.
 * **Other positive reals** (:func:`check_positive`): concentrations, step sizes,
   ``β``: finite and ``> 0``, no upper bound.
+* **Tolerances** (:func:`check_nonnegative`): a finite real ``>= 0``.
+* **Fractions** (:func:`check_unit_interval`): a real in ``(0, 1]`` (or ``[0, 1]``):
+  nucleus masses, ESS thresholds.
 * **Sizes and counts** (:func:`check_count`, :func:`check_vocab_sizes`): Python
   or numpy integers, never ``bool``, never a float (``2.7`` is refused, not
   truncated).
@@ -85,6 +88,24 @@ def check_positive(value: object, name: str, allow_inf: bool = False) -> float:
         raise ValueError(f"{name} must be finite and > 0, got {result}")
     if result <= 0:
         raise ValueError(f"{name} must be > 0, got {result}")
+    return result
+
+
+def check_nonnegative(value: object, name: str) -> float:
+    """A finite real number ``>= 0`` (``bool`` refused): a tolerance, a smoothing constant, a threshold."""
+    if not _is_real_scalar(value) or not 0.0 <= float(value) < np.inf:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_unit_interval(value: object, name: str, include_zero: bool = False) -> float:
+    """A real number in ``(0, 1]`` (``[0, 1]`` with ``include_zero``): a fraction, a nucleus mass, a threshold."""
+    if not _is_real_scalar(value) or np.isnan(float(value)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    result = float(value)
+    low_ok = result >= 0.0 if include_zero else result > 0.0
+    if not (low_ok and result <= 1.0):
+        raise ValueError(f"{name} must lie in {'[0' if include_zero else '(0'}, 1], got {value!r}")
     return result
 
 
@@ -292,11 +313,13 @@ __all__ = [
     "check_log_probability_vector",
     "check_log_weights",
     "check_model",
+    "check_nonnegative",
     "check_positive",
     "check_probability_array",
     "check_probability_vector",
     "check_real",
     "check_rng",
+    "check_unit_interval",
     "check_vocab_sizes",
     "real_array",
 ]

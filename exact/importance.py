@@ -22,6 +22,7 @@ import numpy as np
 from ._logspace import log_normalize, logsumexp
 from ._validate import check_alpha, check_axis, check_count, check_log_probability_vector, check_log_weights, check_model, check_rng, real_array
 from ._memory import check_allocation
+from ._numerics import effective_sample_size
 from .models import AutoregressiveModel
 from .power import log_power_conditional, log_temp_conditional
 
@@ -112,12 +113,8 @@ def ess_fraction_from_log_weights(log_weights: np.ndarray, axis: int = -1) -> np
     """Self-normalised ``ESS/N = (Σ w)² / (N Σ w²)`` from log weights (all ``-inf`` -> 0)."""
     lw = check_log_weights(log_weights, "log weights")
     axis = check_axis(axis, lw.ndim)
-    n = lw.shape[axis]
-    peak = np.max(lw, axis=axis, keepdims=True) if lw.size else np.zeros_like(lw)
-    lw = lw - np.where(np.isfinite(peak), peak, 0.0)  # scale-free: shift so the largest weight is 1
-    with np.errstate(invalid="ignore"):  # all -inf slice: -inf - -inf = NaN, mapped to 0 below
-        log_ess = 2 * logsumexp(lw, axis=axis) - logsumexp(2 * lw, axis=axis)
-    return np.where(np.isfinite(log_ess), np.exp(log_ess) / n, 0.0)
+    ess = effective_sample_size(lw, axis=axis)  # 0 for a slice of zero weights (and an empty one)
+    return ess / lw.shape[axis] if lw.shape[axis] else ess
 
 
 def sampled_ess_fraction(

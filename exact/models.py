@@ -33,6 +33,8 @@ import numpy as np
 
 from ._logspace import logsumexp
 from ._memory import check_allocation
+from ._numerics import inverse_cdf
+from ._tables import prefix_levels
 from ._validate import (
     check_alpha,
     check_count,
@@ -304,10 +306,7 @@ class TabularAR(_ModelBase):
 
     @cached_property
     def _log_marginals(self) -> tuple[np.ndarray, ...]:
-        levels = [self._logp]
-        for _ in range(self.horizon):
-            levels.append(logsumexp(levels[-1], axis=-1))
-        return tuple(reversed(levels))  # index t -> log π(y_{1:t})
+        return prefix_levels(self._logp)  # index t -> log π(y_{1:t})
 
     def log_prefix_marginals(self, length: int) -> np.ndarray:
         """``log π(y_{1:t})`` for every prefix of length ``t`` (shape ``vocab_sizes[:t]``)."""
@@ -398,9 +397,7 @@ def _sample_from_levels(log_levels: Sequence[np.ndarray], n: int, rng: np.random
     for t in range(1, horizon + 1):
         level = log_levels[t]
         rows = level[tuple(out[:, : t - 1].T)] if t > 1 else np.broadcast_to(level, (n,) + level.shape)
-        cdf = np.cumsum(np.exp(rows - logsumexp(rows, axis=-1)[:, None]), axis=-1)
-        u = rng.random(n) * cdf[:, -1]
-        out[:, t - 1] = np.minimum((cdf <= u[:, None]).sum(axis=-1), rows.shape[-1] - 1)
+        out[:, t - 1] = inverse_cdf(rows - logsumexp(rows, axis=-1)[:, None], rng.random(n))
     return out
 
 
@@ -565,14 +562,9 @@ class MarkovAR(_ModelBase):
         rng = check_rng(rng)
         check_allocation((n, max(self.horizon, self._vocab_sizes[0])), "the sampled sequences")
         out = np.empty((n, self.horizon), dtype=np.int64)
-        cdf0 = np.cumsum(np.exp(self._log_initial))
-        cdfP = np.cumsum(np.exp(self._log_transition), axis=1)
-        V = cdf0.size
-        out[:, 0] = np.minimum(np.searchsorted(cdf0, rng.random(n) * cdf0[-1], side="right"), V - 1)
+        out[:, 0] = inverse_cdf(np.broadcast_to(self._log_initial, (n, self._log_initial.size)), rng.random(n))
         for t in range(1, self.horizon):
-            rows = cdfP[out[:, t - 1]]
-            u = rng.random(n) * rows[:, -1]
-            out[:, t] = np.minimum((rows <= u[:, None]).sum(axis=1), V - 1)
+            out[:, t] = inverse_cdf(self._log_transition[out[:, t - 1]], rng.random(n))
         return out
 
     def __repr__(self) -> str:

@@ -42,7 +42,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ._logspace import log_normalize, logsumexp
-from ._validate import check_alpha, check_positive
+from ._validate import check_alpha, check_nonnegative, check_positive, check_rng
+from ._tables import conditional_table, conditional_tables, cumulate, prefix_levels
 from .models import AutoregressiveModel
 from .power import log_power_joint, sample_power
 from .prompts import PromptedModel, _check_count, as_prompted
@@ -53,42 +54,21 @@ from .tilt import _log_tilts, check_beta, kl_from_table
 # -- the class ------------------------------------------------------------------
 def log_conditionals_from_joint(log_joint: np.ndarray) -> tuple[np.ndarray, ...]:
     """``log q(y_t | y_<t)`` tables (shape ``vocab_sizes[:t+1]``) of a joint; rows of zero-mass prefixes are ``log(1/V)``."""
-    levels = [np.asarray(log_joint, dtype=np.float64)]
-    for _ in range(levels[0].ndim):
-        levels.append(logsumexp(levels[-1], axis=-1))
-    levels = levels[::-1]  # levels[t] = log q(y_{1:t})
-    tables = []
-    for t in range(len(levels) - 1):
-        parent = levels[t][..., None]
-        defined = np.isfinite(parent)
-        uniform = -np.log(levels[t + 1].shape[-1])
-        tables.append(np.where(defined, levels[t + 1] - np.where(defined, parent, 0.0), uniform))
-    return tuple(tables)
+    levels = prefix_levels(log_joint)  # levels[t] = log q(y_{1:t})
+    return tuple(
+        conditional_table(levels[t + 1], levels[t], undefined=-np.log(levels[t + 1].shape[-1])) for t in range(len(levels) - 1)
+    )
 
 
 def log_joint_from_conditionals(log_conditionals: Sequence[np.ndarray]) -> np.ndarray:
     """``log q(y) = Σ_t log q(y_t | y_<t)`` over all sequences, shape of the last table."""
-    shape = log_conditionals[-1].shape
-    out = np.zeros(shape)
-    for t, table in enumerate(log_conditionals):
-        out = out + table.reshape(table.shape + (1,) * (len(shape) - t - 1))
-    return out
+    return cumulate(log_conditionals)[-1]
 
 
 def _initial_logits(log_p: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """``θ = log π(·|h)`` with masks of the trainable entries; zero-mass prefixes get logits 0."""
-    levels = [log_p]
-    for _ in range(log_p.ndim):
-        levels.append(logsumexp(levels[-1], axis=-1))
-    levels = levels[::-1]
-    logits, masks = [], []
-    for t in range(log_p.ndim):
-        parent = levels[t][..., None]
-        defined = np.broadcast_to(np.isfinite(parent), levels[t + 1].shape)
-        theta = np.where(defined, levels[t + 1] - np.where(defined, parent, 0.0), 0.0)
-        logits.append(theta)
-        masks.append(np.isfinite(theta))
-    return logits, masks
+    logits = conditional_tables(prefix_levels(log_p), undefined=0.0)
+    return logits, [np.isfinite(theta) for theta in logits]
 
 
 # -- RL ascent --------------------------------------------------------------------
@@ -176,8 +156,7 @@ def mle_policy(model: AutoregressiveModel, sequences: np.ndarray, smoothing: flo
     ``q̂(a|h) = (N(h,a) + λ) / (N(h) + λ |supp π(·|h)|)`` on ``π``'s support (see the
     module docstring for the ``λ = smoothing`` and zero-count conventions).
     """
-    if isinstance(smoothing, bool) or not np.isfinite(smoothing) or smoothing < 0:
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+    smoothing = check_nonnegative(smoothing, "smoothing")
     sequences = np.asarray(sequences)
     if sequences.size:
         sequences = _as_sequences(model, sequences)
@@ -236,8 +215,7 @@ def distill_power(
     sizes_n = np.array([_check_count(n, "sample size") for n in sample_sizes], dtype=np.int64)
     if sizes_n.ndim != 1 or sizes_n.size == 0:
         raise ValueError("sample_sizes must be a non-empty sequence of non-negative integers")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    rng = check_rng(rng)
     prompted = as_prompted(model)
     total = int(sizes_n.max())
     prompts = rng.choice(prompted.n_prompts, size=total, p=prompted.weights)

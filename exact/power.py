@@ -20,6 +20,8 @@ import numpy as np
 from ._logspace import log_normalize, logsumexp
 from ._memory import check_allocation
 from ._validate import check_alpha, check_count, check_model, check_rng
+from ._numerics import inverse_cdf
+from ._tables import conditional_table, power_prefix_tables
 from .models import AutoregressiveModel, MarkovAR, _sample_from_levels
 
 
@@ -82,13 +84,6 @@ def temp_conditional(model: AutoregressiveModel, prefix: Sequence[int], alpha: f
     return np.exp(log_temp_conditional(model, prefix, alpha))
 
 
-def _conditional_table(log_child: np.ndarray, log_parent: np.ndarray) -> np.ndarray:
-    """``exp(child - parent)`` row-wise; rows whose parent is ``-inf`` become zeros."""
-    parent = np.asarray(log_parent)[..., None]
-    defined = np.isfinite(parent)
-    return np.where(defined, np.exp(log_child - np.where(defined, parent, 0.0)), 0.0)
-
-
 def power_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> np.ndarray:
     """``π_pow,α(y_{t} | y_<t)`` for every prefix of ``length = t - 1`` tokens, shape ``vocab_sizes[:t]``.
 
@@ -99,7 +94,7 @@ def power_conditionals(model: AutoregressiveModel, alpha: float, length: int) ->
     alpha = check_alpha(alpha)
     length = _check_prefix_length(model, length)
     check_allocation(model.vocab_sizes[: length + 1], "the table of power conditionals")
-    return _conditional_table(model.log_prefix_totals(alpha, length + 1), model.log_prefix_totals(alpha, length))
+    return np.exp(conditional_table(model.log_prefix_totals(alpha, length + 1), model.log_prefix_totals(alpha, length)))
 
 
 def temp_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> np.ndarray:
@@ -108,12 +103,8 @@ def temp_conditionals(model: AutoregressiveModel, alpha: float, length: int) -> 
     alpha = check_alpha(alpha)
     length = _check_prefix_length(model, length)
     check_allocation(model.vocab_sizes[: length + 1], "the table of temperature conditionals")
-    child = model.log_prefix_marginals(length + 1)
-    parent = model.log_prefix_marginals(length)[..., None]
-    defined = np.isfinite(parent)
-    log_cond = np.where(defined, child - np.where(defined, parent, 0.0), -np.inf)
-    scaled = log_normalize(alpha * log_cond)
-    return np.where(defined, np.exp(scaled), 0.0)
+    log_cond = conditional_table(model.log_prefix_marginals(length + 1), model.log_prefix_marginals(length))
+    return np.exp(log_normalize(alpha * log_cond))  # a row under a zero-mass prefix stays all zeros
 
 
 def all_power_conditionals(model: AutoregressiveModel, alpha: float) -> tuple[np.ndarray, ...]:
@@ -192,8 +183,7 @@ def sample_power(model: AutoregressiveModel, alpha: float, n: int, rng: np.rando
     alpha = check_alpha(alpha)
     if isinstance(model, MarkovAR):  # no dense tables: O(n·T·V) with the suffix masses β
         return _sample_power_markov(model, alpha, n, rng)
-    levels = [np.asarray(model.log_prefix_totals(alpha, t)) for t in range(model.horizon + 1)]
-    return _sample_from_levels(levels, n, rng)
+    return _sample_from_levels(power_prefix_tables(model, alpha), n, rng)
 
 
 def _sample_power_markov(model: MarkovAR, alpha: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -208,10 +198,7 @@ def _sample_power_markov(model: MarkovAR, alpha: float, n: int, rng: np.random.G
     for t in range(horizon):
         suffix = beta[horizon - t - 1]
         logits = (alpha * model.log_initial)[None, :] if t == 0 else scaled_transition[out[:, t - 1]]
-        probs = np.exp(log_normalize(logits + suffix[None, :]))
-        cdf = np.cumsum(probs, axis=-1)
-        u = rng.random(n) * cdf[:, -1]
-        out[:, t] = np.minimum((cdf <= u[:, None]).sum(axis=-1), cdf.shape[-1] - 1)
+        out[:, t] = inverse_cdf(log_normalize(logits + suffix[None, :]), rng.random(n))
     return out
 
 

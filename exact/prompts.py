@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ._validate import check_count
+from ._validate import check_count, check_rng
 from .models import AutoregressiveModel
 
 #: Tolerance on ``|Σ_x μ(x) - 1|``.
@@ -101,8 +101,7 @@ class PromptedModel:
     def sample_prompt_counts(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """How many of ``n`` i.i.d. draws ``x_i ~ μ`` land on each prompt (a multinomial), shape ``(K,)``."""
         _check_count(n, "n")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+        rng = check_rng(rng)
         return rng.multinomial(n, self._weights)
 
     def __repr__(self) -> str:

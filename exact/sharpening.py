@@ -30,7 +30,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from ._logspace import logsumexp
-from ._validate import check_alpha
+from ._validate import check_alpha, check_nonnegative, check_rng
 from .models import AutoregressiveModel
 from .power import log_power_joint
 from .prompts import PromptedModel, _check_count, as_prompted
@@ -49,12 +49,6 @@ def _check_open_unit(value: object, name: str) -> float:
     return float(value)
 
 
-def _check_tol(tol: object) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not 0.0 <= float(tol) < np.inf:
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
-    return float(tol)
-
-
 def _argmax_mask_one(model: AutoregressiveModel, tol: float) -> np.ndarray:
     log_p = np.asarray(model.log_joint(), dtype=np.float64)
     return log_p >= np.max(log_p) - tol
@@ -62,7 +56,7 @@ def _argmax_mask_one(model: AutoregressiveModel, tol: float) -> np.ndarray:
 
 def argmax_mask(model: AutoregressiveModel | PromptedModel, tol: float = ARGMAX_LOG_TOL):
     """Boolean array of shape ``vocab_sizes``: ``True`` on ``y*(x)`` (Eq. 2, ties within ``tol`` in log space)."""
-    tol = _check_tol(tol)
+    tol = check_nonnegative(tol, "tol")
     masks = tuple(_argmax_mask_one(m, tol) for m in as_prompted(model).models)
     return masks if isinstance(model, PromptedModel) else masks[0]
 
@@ -72,7 +66,7 @@ def argmax_set(model: AutoregressiveModel | PromptedModel, tol: float = ARGMAX_L
 
     A tuple with one array per prompt for a :class:`PromptedModel`.
     """
-    tol = _check_tol(tol)
+    tol = check_nonnegative(tol, "tol")
     sets = tuple(np.argwhere(_argmax_mask_one(m, tol)).astype(np.int64) for m in as_prompted(model).models)
     return sets if isinstance(model, PromptedModel) else sets[0]
 
@@ -84,7 +78,7 @@ def sharpening_mass(model: AutoregressiveModel | PromptedModel, alpha: float, to
     An array over prompts for a :class:`PromptedModel`.
     """
     alpha = check_alpha(alpha, allow_inf=True)
-    tol = _check_tol(tol)
+    tol = check_nonnegative(tol, "tol")
     masses = []
     for m in as_prompted(model).models:
         log_p = np.asarray(m.log_joint(), dtype=np.float64)
@@ -190,8 +184,8 @@ def power_class(
     prompted = as_prompted(model)
     members = [tuple(np.asarray(log_power_joint(m, a)) for m in prompted.models) for a in unique]
     n_distractors = _check_count(n_distractors, "n_distractors")
-    if n_distractors and not isinstance(rng, np.random.Generator):
-        raise ValueError("random distractors need rng, a numpy.random.Generator")
+    if n_distractors:
+        rng = check_rng(rng)  # random distractors need one
     for _ in range(n_distractors):
         member = []
         for m in prompted.models:
@@ -241,13 +235,12 @@ def simulate_sharpening(
     n_trials = _check_count(n_trials, "n_trials")
     if n == 0 or n_trials == 0:
         raise ValueError("n and n_trials must be >= 1")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("pass a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    rng = check_rng(rng)
     prompted = as_prompted(model)
     members = power_class(model, alpha, exponents, n_distractors, rng)
     size = len(members)
     true_index = _true_index(members, prompted, alpha)
-    masks = [_argmax_mask_one(m, _check_tol(tol)) for m in prompted.models]
+    masks = [_argmax_mask_one(m, check_nonnegative(tol, "tol")) for m in prompted.models]
     def fails(member) -> float:  # P_x[q(y*(x)|x) ≤ 1 - δ] for one class member
         return prompted.expectation([float(np.exp(logsumexp(lq[mask], axis=None)) <= 1.0 - delta) for lq, mask in zip(member, masks)])
 

@@ -164,11 +164,8 @@ def sample_from_logprobs(logprobs: torch.Tensor, generator: torch.Generator) -> 
     the first whose cumulative mass exceeds ``u · total``, so a zero-probability
     token is never drawn.
     """
-    probs = torch.exp(logprobs.to(torch.float64))
-    cdf = probs.cumsum(-1)
-    u = torch.rand((probs.shape[0], 1), generator=generator, dtype=torch.float64) * cdf[:, -1:]
-    token = torch.searchsorted(cdf, u, right=True).squeeze(-1)
-    over = token >= probs.shape[-1]  # u·total rounded up to total: take the last token of positive mass
-    if bool(over.any()):
-        token[over] = probs.shape[-1] - 1 - (probs[over].flip(-1) > 0).long().argmax(-1)
-    return token
+    from exact._numerics import inverse_cdf  # the one inverse-CDF sampler (numpy, on a view of the tensor)
+
+    logp = logprobs.detach().to("cpu", torch.float64)
+    u = torch.rand((logp.shape[0], 1), generator=generator, dtype=torch.float64)
+    return torch.from_numpy(inverse_cdf(logp.numpy(), u.numpy()[:, 0]))

@@ -1,11 +1,18 @@
-"""Power samplers and their exact output distributions on enumerable models (issue 6).
+"""The exact output distributions of the power samplers on enumerable models.
 
-* :mod:`.mh` -- block Metropolis-Hastings (Algorithm 2) and Power(∞);
-* :mod:`.scalable` -- token-level power sampling with Monte Carlo lookahead and jackknife (seed 002);
-* :mod:`.smc` -- SIS, sampling-importance-resampling and Power-SMC;
+``exact`` keeps the ground truth only; each sampler has one implementation, in ``llm``
+(run it on ``llm.ToyModel`` to compare its draws with these laws):
+
+* :mod:`.mh` -- block Metropolis-Hastings (Algorithm 2 of arXiv 2605.04542) and Power(∞);
+* :mod:`.scalable` -- token-level power sampling with Monte Carlo lookahead and jackknife (arXiv 2601.21590);
+* :mod:`.smc` -- SIS, sampling-importance-resampling and Power-SMC (``power_smc``: the one
+  vectorised law-estimator, since Power-SMC has no closed form);
 * :mod:`.temperature` -- per-token temperature sampling (Eq. 5);
 * :mod:`.bon` -- self-reward Best-of-N (Section 6.1);
 * :mod:`.compare` -- distances to ``π_α``, self-reward and cost.
+
+The numerics the samplers share (inverse-CDF draws, ESS, systematic resampling, top-K,
+jackknife) are :mod:`exact._numerics`; the table derivations :mod:`exact._tables`.
 """
 
 from ._common import SamplerDistribution, TableScorer, laplace_nodes, laplace_ratio_expectations, scorer

@@ -1,11 +1,12 @@
-"""Shared plumbing of the sampler modules: result types, dense prefix tables, batched sampling.
+"""Shared plumbing of the exact laws: the result type, the table scorer, the Laplace quadrature.
 
-Every sampler is written twice: an *exact* routine that returns the sampler's
-output distribution over complete sequences (dense tables, tiny models), and
-a *sampling* routine that only talks to the model through the batched
-interface ``next_token_logprobs(contexts)`` (so it ports to ``llm``).  For
-speed on enumerable models the sampling routines use :func:`scorer`, a
-table-lookup stand-in with the same ``next_token_logprobs`` signature.
+``exact`` holds the ground truth only: each sampler's exact output distribution over
+complete sequences (dense tables, tiny models).  The samplers themselves exist once,
+in ``llm`` (run them on ``llm.ToyModel`` to compare with these laws); the one exception
+is :func:`exact.power_smc`, a vectorised law-estimator for Power-SMC, which has no
+closed form.  It reads the model through ``next_token_logprobs(contexts)`` only, served
+by :func:`scorer` (a table-lookup stand-in with the same signature) on enumerable models.
+Dense prefix/conditional tables come from :mod:`exact._tables`.
 
 Cost is counted in **model token evaluations**: one per token position whose
 next-token distribution the sampler has to compute (one forward step of an LM).
@@ -19,8 +20,9 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .._logspace import log_normalize, logsumexp
-from .._memory import check_allocation, n_entries_at_most
+from .._logspace import logsumexp
+from .._memory import n_entries_at_most
+from .._tables import conditional_tables, prefix_marginal_tables
 from .._validate import check_count, check_rng  # noqa: F401  (the samplers' validators, re-exported)
 from ..models import AutoregressiveModel
 
@@ -38,52 +40,6 @@ class SamplerDistribution(NamedTuple):
     """True when ``probabilities`` is computed exactly (up to float64 / quadrature)."""
 
 
-class SamplerRun(NamedTuple):
-    """Sequences drawn by a sampling routine and what they cost."""
-
-    sequences: np.ndarray
-    """``(n, T)`` int64 token ids, one output per row."""
-    token_evaluations: int
-    """Total model token evaluations spent on all ``n`` outputs."""
-
-
-def prefix_marginal_tables(model: AutoregressiveModel) -> list[np.ndarray]:
-    """``[log π(y_{1:t}) for t = 0..T]`` as dense arrays (size-checked)."""
-    check_allocation(model.vocab_sizes, "the dense prefix tables of this sampler")
-    return [np.asarray(model.log_prefix_marginals(t), dtype=np.float64) for t in range(model.horizon + 1)]
-
-
-def log_conditional_tables(marginals: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """``log π(y_t | y_<t)`` tables, ``[t-1]`` of shape ``V_1..V_t``; ``-inf`` under impossible prefixes."""
-    out = []
-    for t in range(1, len(marginals)):
-        parent = np.asarray(marginals[t - 1])[..., None]
-        defined = np.isfinite(parent)
-        out.append(np.where(defined, marginals[t] - np.where(defined, parent, 0.0), -np.inf))
-    return out
-
-
-def temperature_prefix_tables(marginals: Sequence[np.ndarray], beta: float) -> list[np.ndarray]:
-    """Cumulative ``log q(y_{1:t})`` of the base model at temperature ``1/β``:
-
-    ``q(y_t | y_<t) = π(y_t | y_<t)^β / Σ_v π(v | y_<t)^β`` (Eq. 5 with α = β).
-    ``β = 1`` returns the base marginals themselves.
-    """
-    tables = [np.zeros(())]
-    for t, cond in enumerate(log_conditional_tables(marginals), start=1):
-        step = log_normalize(beta * cond) if beta != 1.0 else cond
-        tables.append(tables[-1][..., None] + step)
-    return tables
-
-
-def sample_rows(log_probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One categorical draw per row of (possibly unnormalised) log probabilities ``(n, V)``."""
-    p = np.exp(log_normalize(log_probs))
-    cdf = np.cumsum(p, axis=-1)
-    u = rng.random(p.shape[0]) * cdf[:, -1]
-    return np.minimum((cdf <= u[:, None]).sum(axis=-1), p.shape[1] - 1)
-
-
 class TableScorer:
     """``next_token_logprobs`` by table lookup: a fast stand-in for an enumerable model.
 
@@ -95,7 +51,7 @@ class TableScorer:
     def __init__(self, model: AutoregressiveModel):
         self.horizon = model.horizon
         self.vocab_sizes = tuple(model.vocab_sizes)
-        self._cond = log_conditional_tables(prefix_marginal_tables(model))
+        self._cond = conditional_tables(prefix_marginal_tables(model))
 
     def next_token_logprobs(self, contexts: np.ndarray) -> np.ndarray:
         ctx = np.asarray(contexts)
@@ -174,4 +130,4 @@ def laplace_ratio_expectations(
     return weights @ integrand
 
 
-__all__ = ["SamplerDistribution", "SamplerRun", "TableScorer", "scorer", "laplace_nodes", "laplace_ratio_expectations"]
+__all__ = ["SamplerDistribution", "TableScorer", "scorer", "laplace_nodes", "laplace_ratio_expectations"]

@@ -7,7 +7,8 @@ largest length-normalised self-reward
     ``r(y) = (1/|y|) Σ_{t ≤ |y|} log π(y_t | y_<t)``,
 
 ties going to the first candidate (``torch.argmax``), as ``llm.sample_best_of_n``
-does.  Under EOS (:mod:`exact.eos`) ``|y|`` is the completion length (up to and
+does (the one implementation of the sampler; this module holds its exact law).
+Under EOS (:mod:`exact.eos`) ``|y|`` is the completion length (up to and
 including the first EOS), so a short completion is not favoured merely for
 having fewer negative terms; ``length_normalized=False`` ranks by the sum
 ``log π(y)`` instead.
@@ -32,30 +33,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._logspace import log_normalize
+from .._tables import prefix_marginal_tables, temperature_prefix_tables
+from .._validate import check_count, check_nonnegative, check_positive
 from ..eos import completion_lengths
 from ..models import AutoregressiveModel
-from ._common import (
-    SamplerDistribution,
-    SamplerRun,
-    check_count,
-    check_rng,
-    prefix_marginal_tables,
-    sample_rows,
-    scorer,
-    temperature_prefix_tables,
-)
+from ._common import SamplerDistribution
 
 #: Relative gap below which two rewards are one tie class (float sums of the same reward differ by ~1e-16).
 TIE_TOLERANCE = 1e-12
-
-
-def _check_temperature(temperature: object) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.floating, np.integer)):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
-    return float(temperature)
 
 
 def _sequence_grid(sizes) -> np.ndarray:
@@ -88,8 +73,7 @@ def best_of_n_probabilities(
     if log_q.shape != r.shape:
         raise ValueError(f"log_proposal has shape {log_q.shape} but rewards {r.shape}")
     N = check_count(n_candidates, "n_candidates")
-    if not (np.isfinite(tie_tolerance) and tie_tolerance >= 0):
-        raise ValueError(f"tie_tolerance must be a finite number >= 0, got {tie_tolerance!r}")
+    tie_tolerance = check_nonnegative(tie_tolerance, "tie_tolerance")
     q = np.exp(log_q.reshape(-1))
     if np.any(np.isnan(q)) or abs(q.sum() - 1.0) > 1e-9:
         raise ValueError(f"exp(log_proposal) must be a probability array summing to 1 (sum {q.sum():.12g})")
@@ -124,7 +108,7 @@ def best_of_n_output_distribution(
 
     ``expected_cost``: ``N · E_q[|y|]`` token evaluations (candidates stop at EOS).
     """
-    tau = _check_temperature(temperature)
+    tau = check_positive(temperature, "temperature")
     N = check_count(n_candidates, "n_candidates")
     log_q = temperature_prefix_tables(prefix_marginal_tables(model), 1.0 / tau)[-1]
     probs = best_of_n_probabilities(log_q, best_of_n_rewards(model, length_normalized), N, tie_tolerance)
@@ -133,49 +117,9 @@ def best_of_n_output_distribution(
     return SamplerDistribution(probs, np.zeros_like(probs), cost, True)
 
 
-def best_of_n_sample(
-    model: AutoregressiveModel,
-    n_candidates: int,
-    n: int,
-    rng: np.random.Generator,
-    temperature: float = 1.0,
-    length_normalized: bool = True,
-) -> SamplerRun:
-    """``n`` Best-of-``N`` outputs through ``next_token_logprobs`` only (candidates stop at EOS; ties to the first).
-
-    EOS is read from ``model.eos_token_id`` (absent: no EOS).  ``token_evaluations``: the tokens
-    of all ``n·N`` candidates, each up to its EOS.
-    """
-    tau = _check_temperature(temperature)
-    N = check_count(n_candidates, "n_candidates")
-    n = check_count(n, "n", minimum=0)
-    rng = check_rng(rng)
-    lm = scorer(model)
-    eos = getattr(model, "eos_token_id", None)
-    T = model.horizon
-    y = np.zeros((n * N, T), dtype=np.int64)
-    total = np.zeros(n * N)  # Σ_t log π(y_t | y_<t)
-    lengths = np.zeros(n * N, dtype=np.int64)
-    for t in range(T):
-        live = np.ones(n * N, dtype=bool) if eos is None or t == 0 else y[:, t - 1] != eos
-        y[~live, t] = eos if eos is not None else 0
-        idx = np.flatnonzero(live)
-        if idx.size == 0:
-            continue
-        logits = lm.next_token_logprobs(y[idx, :t])
-        tok = sample_rows(log_normalize(logits / tau), rng)
-        y[idx, t] = tok
-        total[idx] += logits[np.arange(idx.size), tok]
-        lengths[idx] += 1
-    reward = total / lengths if length_normalized else total
-    best = np.argmax(reward.reshape(n, N), axis=1)
-    return SamplerRun(y.reshape(n, N, T)[np.arange(n), best], int(lengths.sum()))
-
-
 __all__ = [
     "TIE_TOLERANCE",
     "best_of_n_output_distribution",
     "best_of_n_probabilities",
-    "best_of_n_sample",
     "best_of_n_rewards",
 ]

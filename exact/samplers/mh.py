@@ -53,8 +53,8 @@ marginal*), and so does their mixture.  What this implies:
 
 The exact output distribution is obtained by building each block's transition
 matrix over all ``Π_{t≤L} V_t`` prefixes and pushing the distribution through
-it (``N_MCMC``-th matrix power).  :func:`mh_sample` runs the same algorithm on
-batches of chains through ``next_token_logprobs`` only.
+it (``N_MCMC``-th matrix power).  The sampler itself is ``llm.sample_power_mh`` /
+``llm.sample_power_inf``; on ``llm.ToyModel`` its draws follow this law (tests/exact).
 """
 
 from __future__ import annotations
@@ -65,18 +65,11 @@ import numpy as np
 
 from .._logspace import check_alpha, log_normalize
 from .._memory import check_allocation
+from .._tables import conditional_table, prefix_marginal_tables, temperature_prefix_tables
+from .._validate import check_count
 from ..eos import completion_lengths
 from ..models import AutoregressiveModel
-from ._common import (
-    SamplerDistribution,
-    SamplerRun,
-    check_count,
-    check_rng,
-    prefix_marginal_tables,
-    sample_rows,
-    scorer,
-    temperature_prefix_tables,
-)
+from ._common import SamplerDistribution
 
 
 #: Power(∞) ties: ``log π(y') - log π(y) ≤`` this counts as equal (the ``argmax`` tolerance of
@@ -133,9 +126,8 @@ def mh_kernel_from_tables(
         P = math.prod(sizes[: m - 1])
         S = N // P
         target = score.reshape(P, S)
+        log_q = conditional_table(log_proposal_prefix[L].reshape(P, S), log_proposal_prefix[m - 1].reshape(P))
         with np.errstate(invalid="ignore"):
-            log_q = log_proposal_prefix[L].reshape(P, S) - log_proposal_prefix[m - 1].reshape(P, 1)
-            log_q = np.where(np.isnan(log_q), -np.inf, log_q)  # suffixes of impossible prefixes
             if greedy:
                 accept = (target[:, None, :] > target[:, :, None] + GREEDY_TIE_LOG_TOL).astype(np.float64)
             else:
@@ -164,9 +156,7 @@ def _proposal_cost(log_proposal_prefix: list[np.ndarray], lengths: np.ndarray) -
     for m in range(1, L + 1):
         P = math.prod(lengths.shape[: m - 1])
         S = N // P
-        with np.errstate(invalid="ignore"):
-            log_q = log_proposal_prefix[L].reshape(P, S) - log_proposal_prefix[m - 1].reshape(P, 1)
-        q = np.where(np.isnan(log_q), 0.0, np.exp(log_q))
+        q = np.exp(conditional_table(log_proposal_prefix[L].reshape(P, S), log_proposal_prefix[m - 1].reshape(P)))
         per_prefix = (q * (flat.reshape(P, S) - m + 1)).sum(axis=1)  # (P,)
         out += np.where(flat >= m, np.repeat(per_prefix, S) / flat, 0.0)
     return out
@@ -255,9 +245,8 @@ def mh_output_distribution(
     start = 0
     for L in ends:
         width = L - start
-        with np.errstate(invalid="ignore"):
-            extend = np.exp(proposal[L] - proposal[start].reshape(proposal[start].shape + (1,) * width))
-        dist = dist.reshape(dist.shape + (1,) * width) * np.where(np.isfinite(proposal[L]), extend, 0.0)
+        extend = np.exp(conditional_table(proposal[L], proposal[start]))  # p_prop(y_{s+1:L} | y_{1:s})
+        dist = dist.reshape(dist.shape + (1,) * width) * extend
         if eos is None:
             if n_mcmc:
                 kernel = mh_kernel_from_tables(marginals[L], proposal[: L + 1], alpha, greedy)
@@ -284,97 +273,10 @@ def mh_output_distribution(
     return SamplerDistribution(dist / dist.sum(), np.zeros_like(dist), cost, True)
 
 
-def mh_sample(
-    model: AutoregressiveModel,
-    alpha: float,
-    block_size: int,
-    n_mcmc: int,
-    n: int,
-    rng: np.random.Generator,
-    proposal_alpha: float | None = None,
-    greedy: bool = False,
-    hastings: bool = True,
-) -> SamplerRun:
-    """Run Algorithm 2 ``n`` times independently (batched chains) using only ``next_token_logprobs``.
-
-    Same conventions as :func:`mh_output_distribution` (EOS included): rows are the padded
-    completions; a proposal samples tokens only until EOS (the padding after it costs nothing),
-    and a chain finished at EOS skips the later blocks.  EOS is read from ``model.eos_token_id``
-    (absent: no EOS).  ``hastings=False`` omits ``|y|/|y'|`` (the biased variant).
-    """
-    alpha = check_alpha(alpha)
-    beta = alpha if proposal_alpha is None else check_alpha(proposal_alpha, "proposal_alpha")
-    ends = mh_block_ends(model.horizon, block_size)
-    n_mcmc = check_count(n_mcmc, "n_mcmc", minimum=0)
-    n = check_count(n, "n", minimum=0)
-    rng = check_rng(rng)
-    lm = scorer(model)
-    eos = getattr(model, "eos_token_id", None)  # interface-only models have no EOS
-    T = model.horizon
-    y = np.zeros((n, T), dtype=np.int64)
-    log_p = np.zeros((n, T))  # log π(y_t | y_<t)
-    log_q = np.zeros((n, T))  # log p_prop(y_t | y_<t)
-    cost = 0
-
-    def regenerate(seqs, lp, lq, rows, begin, stop):
-        """Resample positions ``first..stop-1`` (0-based) of ``rows``; after an EOS the row is padded for free."""
-        nonlocal cost
-        for t in range(begin, stop):
-            active = rows & (t >= first) if first is not None else rows
-            if eos is not None and t > 0:
-                done = active & (seqs[:, t - 1] == eos)
-                seqs[done, t], lp[done, t], lq[done, t] = eos, 0.0, 0.0
-                active = active & ~done
-            idx = np.flatnonzero(active)
-            if idx.size == 0:
-                continue
-            logits = lm.next_token_logprobs(seqs[idx, :t])
-            prop = log_normalize(beta * logits)
-            tok = sample_rows(prop, rng)
-            seqs[idx, t] = tok
-            lp[idx, t] = logits[np.arange(idx.size), tok]
-            lq[idx, t] = prop[np.arange(idx.size), tok]
-            cost += idx.size
-
-    start = 0
-    for L in ends:
-        first = None
-        if eos is not None and start > 0:
-            live = y[:, start - 1] != eos  # chains finished at EOS skip this block
-        else:
-            live = np.ones(n, dtype=bool)
-        regenerate(y, log_p, log_q, live, start, L)
-        if eos is not None:
-            y[~live, start:L] = eos  # the padding of a finished chain (log-probs stay 0)
-        for _ in range(n_mcmc):
-            if eos is None:
-                first = rng.integers(0, L, size=n)  # 0-based m - 1
-            else:
-                first = rng.integers(0, completion_lengths(y[:, :L], eos))  # m ~ U{1..|y|}
-            y2, lp2, lq2 = y.copy(), log_p.copy(), log_q.copy()
-            regenerate(y2, lp2, lq2, live, int(first[live].min()) if live.any() else L, L)
-            resampled = np.arange(T)[None, :] >= first[:, None]
-            resampled[:, L:] = False
-            old, new = log_p[:, :L].sum(axis=1), lp2[:, :L].sum(axis=1)
-            if greedy:
-                accept = new > old + GREEDY_TIE_LOG_TOL
-            else:
-                log_ratio = alpha * (new - old) + (log_q * resampled).sum(axis=1) - (lq2 * resampled).sum(axis=1)
-                if eos is not None and hastings:
-                    log_ratio += np.log(completion_lengths(y[:, :L], eos)) - np.log(completion_lengths(y2[:, :L], eos))
-                accept = np.log(rng.random(n)) <= np.minimum(log_ratio, 0.0)
-            accept &= live
-            y[accept], log_p[accept], log_q[accept] = y2[accept], lp2[accept], lq2[accept]
-        start = L
-    return SamplerRun(y, cost)
-
-
 __all__ = [
     "mh_block_ends",
     "mh_kernel",
     "mh_block_target",
     "mh_expected_cost",
     "mh_output_distribution",
-    "mh_sample",
-    "SamplerRun",
 ]

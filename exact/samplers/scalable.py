@@ -1,4 +1,4 @@
-"""Scalable power sampling: token-level Monte Carlo lookahead with jackknife (seed 002, arXiv 2601.21590).
+"""Scalable power sampling: token-level Monte Carlo lookahead with jackknife (arXiv 2601.21590), exactly.
 
 Theorem 3.1 writes the power conditional (Eq. 6 of the main paper) as a scaled
 low-temperature one,
@@ -21,8 +21,11 @@ after ``(y_<t, a)``.  The sampler at step ``t``:
 
 **Negative jackknife values.** ``p̂_JK`` always sums to 1 (the coefficients
 ``M - (M-1)`` sum to 1) but can have negative entries; the sampler clips them
-at 0 and renormalises (``clip=True``, what :func:`scalable_sample` does).
-Lemma 3.3 is about the unclipped estimator (``clip=False``).
+at 0 and renormalises (``clip=True``, what ``llm.sample_power_scalable`` does).
+Lemma 3.3 is about the unclipped estimator (``clip=False``).  The top-``K`` rule and
+the estimators are those of :mod:`exact._numerics` (``top_candidates``,
+``jackknife_probabilities``), the same code the ``llm`` sampler runs; the sampler itself
+is ``llm.sample_power_scalable``, whose draws on ``llm.ToyModel`` follow the law here.
 
 **Exact output distribution.** The sampler outputs ``y`` with probability
 ``Π_t E[p̂_t(y_t | y_<t)]``.  The plain and the unclipped jackknife expectations
@@ -58,19 +61,12 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .._logspace import check_alpha, log_normalize
+from .._numerics import jackknife_probabilities, top_candidate_mask, top_candidates
+from .._tables import conditional_table, conditional_tables, prefix_marginal_tables
+from .._validate import check_count, check_rng
 from ..models import AutoregressiveModel
 from ..power import power_conditional
-from ._common import (
-    SamplerDistribution,
-    SamplerRun,
-    check_count,
-    check_rng,
-    laplace_ratio_expectations,
-    log_conditional_tables,
-    prefix_marginal_tables,
-    sample_rows,
-    scorer,
-)
+from ._common import SamplerDistribution, laplace_ratio_expectations
 
 #: Largest number of rollout-vector multisets enumerated for the exact clipped jackknife.
 ENUMERATION_LIMIT = 20_000
@@ -98,13 +94,6 @@ def _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon):
     return alpha, top_k, n_rollouts, horizon
 
 
-def candidate_tokens(log_probs: np.ndarray, top_k: int) -> np.ndarray:
-    """The ``top_k`` most probable tokens with positive probability (stable: ties by token id)."""
-    order = np.argsort(-np.asarray(log_probs), kind="stable")
-    order = order[np.isfinite(np.asarray(log_probs)[order])]
-    return order[:top_k]
-
-
 def _rollout_tables(marginals, prefix: tuple[int, ...], tokens: np.ndarray, alpha: float, horizon: int):
     """Per candidate: ``log`` rollout weights ``(α-1) log q(z)`` and ``log q(z)`` over the ``h``-token suffixes."""
     t = len(prefix) + 1
@@ -112,33 +101,10 @@ def _rollout_tables(marginals, prefix: tuple[int, ...], tokens: np.ndarray, alph
     log_w, log_q = [], []
     for a in tokens:
         full = prefix + (int(a),)
-        with np.errstate(invalid="ignore"):
-            lq = np.asarray(marginals[t + h][full] - marginals[t][full], dtype=np.float64).reshape(-1)
-        lq = np.where(np.isnan(lq), -np.inf, lq)
+        lq = conditional_table(marginals[t + h][full], marginals[t][full]).reshape(-1)
         log_q.append(lq)
         log_w.append(np.where(np.isfinite(lq), (alpha - 1.0) * np.where(np.isfinite(lq), lq, 0.0), -np.inf))
     return log_w, log_q, h
-
-
-def jackknife_estimates(draws: np.ndarray, clip: bool = True) -> np.ndarray:
-    """Jackknife conditional from rollout values ``X[..., r, k] = p(a_k)^α q(z_k^{(r)})^{α-1}`` (any common scale).
-
-    ``p̂ = Σ_r X_r / Σ_{r,k} X_r``; ``p̂^{(-s)}`` the same without draw ``s``;
-    ``p̂_JK = M p̂ - ((M-1)/M) Σ_s p̂^{(-s)}``; with ``clip`` negative entries are set
-    to 0 and the vector renormalised.  Returns shape ``(..., K)``.
-    """
-    X = np.asarray(draws, dtype=np.float64)
-    M = X.shape[-2]
-    total = X.sum(axis=-2)  # (..., K)
-    leave_out = np.einsum("...rk,sr->...sk", X, 1.0 - np.eye(M))  # (..., M, K) sums without draw s
-    with np.errstate(invalid="ignore", divide="ignore"):  # all-zero draws (impossible outcomes) give NaN rows
-        plain = total / total.sum(axis=-1, keepdims=True)
-        loo = leave_out / leave_out.sum(axis=-1, keepdims=True)
-        jk = M * plain - (M - 1) / M * loo.sum(axis=-2)
-        if clip:
-            jk = np.clip(jk, 0.0, None)
-            jk = jk / jk.sum(axis=-1, keepdims=True)
-    return jk
 
 
 def _plain_expectation(log_c, log_w, log_q, M):
@@ -147,8 +113,8 @@ def _plain_expectation(log_c, log_w, log_q, M):
 
 def _conditional_from_tables(marginals, prefix, alpha, top_k, M, jackknife, horizon, clip, rng, n_replications):
     t = len(prefix)
-    log_p = np.asarray(marginals[t + 1][prefix] - marginals[t][prefix], dtype=np.float64)
-    tokens = candidate_tokens(log_p, top_k)
+    log_p = conditional_table(marginals[t + 1][prefix], marginals[t][prefix])
+    tokens = top_candidates(log_p, top_k)
     log_c = [alpha * log_p[a] for a in tokens]
     log_w, log_q, h = _rollout_tables(marginals, prefix, tokens, alpha, horizon)
     keep = [np.isfinite(lq) for lq in log_q]  # impossible suffixes (most of a padded EOS table) never occur
@@ -179,14 +145,13 @@ def _conditional_from_tables(marginals, prefix, alpha, top_k, M, jackknife, hori
     return ConditionalExpectation(mean, se, exact), h, len(tokens)
 
 
-def _values(log_c, log_w):
-    """Rollout values ``c_k w_k(z)`` on a common scale, per candidate."""
-    shift = max(float(np.max(c + w)) for c, w in zip(log_c, log_w))
-    return [np.exp(c + w - shift) for c, w in zip(log_c, log_w)]
+def _log_values(log_c, log_w):
+    """Log rollout values ``log c_k + log w_k(z)`` per candidate (the jackknife is computed in log space)."""
+    return [c + w for c, w in zip(log_c, log_w)]
 
 
 def _enumerate_clipped(log_c, log_w, log_q, M):
-    vals = _values(log_c, log_w)
+    vals = _log_values(log_c, log_w)
     sizes = [v.size for v in vals]
     log_vec_q = sum(np.ix_(*log_q)).reshape(-1) if len(log_q) > 1 else log_q[0]
     grids = np.stack(np.unravel_index(np.arange(math.prod(sizes)), sizes), axis=-1)  # (S, K)
@@ -195,18 +160,18 @@ def _enumerate_clipped(log_c, log_w, log_q, M):
     counts = np.stack([np.bincount(row, minlength=len(vec_vals)) for row in combos])
     log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, M + 1)))])  # log k!, k = 0..M
     log_prob = log_factorial[M] - log_factorial[counts].sum(axis=1) + log_vec_q[combos].sum(axis=1)
-    jk = jackknife_estimates(vec_vals[combos], clip=True)  # (C, K)
+    jk = jackknife_probabilities(vec_vals[combos], clip=True)  # (C, K)
     keep = np.isfinite(log_prob)
     return (np.exp(log_prob[keep])[:, None] * jk[keep]).sum(axis=0)
 
 
 def _sampled_clip_correction(log_c, log_w, log_q, M, n_replications, rng):
-    vals = _values(log_c, log_w)
+    vals = _log_values(log_c, log_w)
     draws = np.stack(
         [v[rng.choice(v.size, size=(n_replications, M), p=np.exp(log_normalize(lq)))] for v, lq in zip(vals, log_q)],
         axis=-1,
     )  # (R, M, K)
-    return jackknife_estimates(draws, clip=True) - jackknife_estimates(draws, clip=False)
+    return jackknife_probabilities(draws, clip=True) - jackknife_probabilities(draws, clip=False)
 
 
 def scalable_conditional_expectation(
@@ -287,7 +252,7 @@ def scalable_expected_cost(model: AutoregressiveModel, distribution: np.ndarray,
 def _expected_cost_eos(model: AutoregressiveModel, distribution: np.ndarray, top_k: int, n_rollouts: int, H: int) -> float:
     eos, T = model.eos_token_id, model.horizon
     marginals = prefix_marginal_tables(model)
-    conditionals = log_conditional_tables(marginals)
+    conditionals = conditional_tables(marginals)
     # mass of the prefixes of length s that do not end at EOS (a rollout samples a token after them)
     open_mass = [np.exp(marginals[0])] + [
         np.where(np.arange(model.vocab_sizes[s - 1]) == eos, 0.0, np.exp(marginals[s])) for s in range(1, T + 1)
@@ -301,8 +266,7 @@ def _expected_cost_eos(model: AutoregressiveModel, distribution: np.ndarray, top
         with np.errstate(divide="ignore", invalid="ignore"):
             sampled = np.where(np.isfinite(marginals[t]), sampled / np.exp(marginals[t]), 0.0)
         cond = conditionals[t - 1]
-        rank = np.argsort(np.argsort(-cond, axis=-1, kind="stable"), axis=-1, kind="stable")
-        candidate = (rank < top_k) & np.isfinite(cond)  # candidate_tokens, per prefix
+        candidate = top_candidate_mask(cond, top_k)  # the top-K rule, per prefix
         step = 1.0 + n_rollouts * (candidate * sampled).sum(axis=-1)  # per prefix y_{<t}
         prefix_mass = distribution.sum(axis=tuple(range(t - 1, T))) if t > 1 else np.ones(())
         if t > 1:
@@ -356,129 +320,12 @@ def scalable_output_distribution(
     )
 
 
-def scalable_step(
-    lm, prefixes: np.ndarray, alpha: float, top_k: int, n_rollouts: int, jackknife: bool, horizon: int,
-    total_length: int, rng: np.random.Generator, clip: bool = True, eos_token_id: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """One step of the sampler for a batch of equal-length prefixes, through ``lm.next_token_logprobs`` only.
-
-    Returns ``(candidates (n, K), estimated conditional over them (n, K), token evaluations)``.
-    Rollouts run ``min(horizon, total_length - t - 1)`` tokens past the candidate.  With
-    ``eos_token_id`` (an EOS-absorbing ``lm``), a row whose prefix ends at EOS and a rollout
-    that has drawn EOS are padded with EOS and cost nothing (the padding has probability 1).
-    """
-    n, t = prefixes.shape
-    log_p = lm.next_token_logprobs(prefixes)  # (n, V)
-    cost = n if eos_token_id is None or t == 0 else int((prefixes[:, -1] != eos_token_id).sum())
-    K = min(top_k, log_p.shape[1])
-    cand = np.argsort(-log_p, axis=1, kind="stable")[:, :K]  # (n, K)
-    log_pc = np.take_along_axis(log_p, cand, axis=1)
-    valid = np.isfinite(log_pc)
-    h = min(horizon, total_length - t - 1)
-    M = n_rollouts
-    # rollouts: (n, K, M) contexts extended by h tokens from the base model
-    ctx = np.concatenate([np.repeat(prefixes[:, None, :], K, axis=1), cand[:, :, None]], axis=2)
-    ctx = np.repeat(ctx[:, :, None, :], M, axis=2).reshape(n * K * M, t + 1)
-    log_q = np.zeros(n * K * M)
-    live = np.repeat(valid.reshape(-1), M)
-    for _ in range(h):
-        step = np.zeros(n * K * M, dtype=np.int64)
-        rows = np.flatnonzero(live)
-        if eos_token_id is not None:
-            finished = live & (ctx[:, -1] == eos_token_id)
-            step[finished] = eos_token_id
-            rows = np.flatnonzero(live & ~finished)
-        if rows.size:
-            lp = lm.next_token_logprobs(ctx[rows])
-            tok = sample_rows(lp, rng)
-            step[rows] = tok
-            log_q[rows] += lp[np.arange(rows.size), tok]
-            cost += rows.size
-        ctx = np.concatenate([ctx, step[:, None]], axis=1)
-    log_x = alpha * np.where(valid, log_pc, 0.0)[:, :, None] + (alpha - 1.0) * log_q.reshape(n, K, M)
-    log_x = np.where(valid[:, :, None], log_x, -np.inf)
-    log_x -= log_x.max(axis=(1, 2), keepdims=True)
-    X = np.exp(log_x).transpose(0, 2, 1)  # (n, M, K)
-    if jackknife:
-        probs = jackknife_estimates(X, clip=clip)
-    else:
-        total = X.sum(axis=1)
-        probs = total / total.sum(axis=1, keepdims=True)
-    return cand, probs, cost
-
-
-def scalable_sample(
-    model: AutoregressiveModel,
-    alpha: float,
-    top_k: int,
-    n_rollouts: int,
-    jackknife: bool,
-    n: int,
-    rng: np.random.Generator,
-    horizon: int | None = None,
-    clip: bool = True,
-) -> SamplerRun:
-    """Draw ``n`` sequences with the scalable sampler (batched over outputs; ``next_token_logprobs`` only)."""
-    alpha, top_k, M, H = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
-    n = check_count(n, "n", minimum=0)
-    rng = check_rng(rng)
-    lm = scorer(model)
-    T = model.horizon
-    y = np.zeros((n, T), dtype=np.int64)
-    cost = 0
-    for t in range(T):  # choosing y_{t+1} (0-based column t)
-        cand, probs, step_cost = scalable_step(
-            lm, y[:, :t], alpha, top_k, M, jackknife, H, T, rng, clip, getattr(model, "eos_token_id", None)
-        )
-        cost += step_cost
-        with np.errstate(divide="ignore"):
-            pick = sample_rows(np.log(probs), rng)
-        y[:, t] = cand[np.arange(n), pick]
-    return SamplerRun(y, cost)
-
-
-def scalable_conditional_expectation_mc(
-    model: AutoregressiveModel,
-    prefix: Sequence[int],
-    alpha: float,
-    top_k: int,
-    n_rollouts: int,
-    jackknife: bool,
-    n_replications: int,
-    rng: np.random.Generator,
-    horizon: int | None = None,
-    clip: bool = True,
-) -> ConditionalExpectation:
-    """Monte Carlo ``E[p̂_t(· | prefix)]`` over ``n_replications`` independent rollout sets (any model size).
-
-    Uses only ``next_token_logprobs``; standard errors are the across-replication
-    standard deviations over ``sqrt(n_replications)``.
-    """
-    alpha, top_k, M, H = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
-    R = check_count(n_replications, "n_replications", 2)
-    rng = check_rng(rng)
-    key = model.check_prefix(prefix)
-    batch = np.tile(np.asarray(key, dtype=np.int64), (R, 1)).reshape(R, len(key))
-    cand, probs, _ = scalable_step(
-        scorer(model), batch, alpha, top_k, M, jackknife, H, model.horizon, rng, clip, getattr(model, "eos_token_id", None)
-    )
-    V = model.vocab_sizes[len(key)]
-    full = np.zeros((R, V))
-    np.put_along_axis(full, cand, probs, axis=1)
-    return ConditionalExpectation(full.mean(axis=0), full.std(axis=0, ddof=1) / np.sqrt(R), False)
-
-
 __all__ = [
     "ENUMERATION_LIMIT",
     "ConditionalExpectation",
     "ConditionalBias",
-    "candidate_tokens",
-    "jackknife_estimates",
     "scalable_conditional_expectation",
     "scalable_conditional_bias",
     "scalable_expected_cost",
     "scalable_output_distribution",
-    "scalable_sample",
-    "scalable_step",
-    "scalable_conditional_expectation_mc",
 ]

@@ -36,7 +36,8 @@ token with the proposal at temperature ``1/α``; incremental log-weight at step 
 (with a constant exponent ``α_t = α`` this is ``α log π(y_t | y_<t) - log q(y_t | y_<t)``;
 ``ramp=True`` uses ``α_t = 1 + (α - 1) t/T``); systematic resampling whenever
 ``ESS/N < ess_threshold`` (never after the last token); the output is one particle drawn
-by its final weight.  Its log-evidence ``log Ẑ = Σ_t log Σ_i W_{t-1}^i w_t^i``
+by its final weight.  The sampler is ``llm.sample_power_smc``; :func:`power_smc` here is
+the vectorised law-estimator (no closed form exists).  Its log-evidence ``log Ẑ = Σ_t log Σ_i W_{t-1}^i w_t^i``
 (``E[Ẑ] = Z_α``).  Output distribution by Monte Carlo over independent runs, using all
 weighted particles of each run (Rao-Blackwellised: ``E[Σ_i W^i δ_{y^i}]`` is exactly
 the law of the output), with standard errors across runs.  SIR is the special case
@@ -65,21 +66,13 @@ from typing import NamedTuple, Sequence, Union
 import numpy as np
 
 from .._logspace import check_alpha, log_normalize, logsumexp
+from .._numerics import effective_sample_size, inverse_cdf, systematic_resample
+from .._tables import conditional_tables, cumulate, prefix_levels, prefix_marginal_tables, temperature_prefix_tables
+from .._validate import check_count, check_rng, check_unit_interval
 from ..eos import absorb_eos, completion_lengths
-from ..importance import ess_fraction_from_log_weights
 from ..models import AutoregressiveModel
 from ..power import all_power_conditionals, log_power_joint
-from ._common import (
-    SamplerDistribution,
-    check_count,
-    laplace_nodes,
-    check_rng,
-    log_conditional_tables,
-    prefix_marginal_tables,
-    sample_rows,
-    scorer,
-    temperature_prefix_tables,
-)
+from ._common import SamplerDistribution, laplace_nodes, scorer
 
 #: Proposal names understood by the importance samplers.
 SMC_PROPOSALS = ("base", "temperature", "optimal")
@@ -126,7 +119,7 @@ def proposal_log_conditionals(model: AutoregressiveModel, alpha: float, proposal
         if proposal == "optimal":
             with np.errstate(divide="ignore"):
                 return _absorbing(model, [np.log(table) for table in all_power_conditionals(model, alpha)])
-        conditionals = log_conditional_tables(prefix_marginal_tables(model))
+        conditionals = conditional_tables(prefix_marginal_tables(model))
         if proposal == "temperature":
             conditionals = [log_normalize(alpha * table) for table in conditionals]
         return _absorbing(model, conditionals)
@@ -138,10 +131,7 @@ def proposal_log_conditionals(model: AutoregressiveModel, alpha: float, proposal
         total = float(logsumexp(log_q, axis=None))
         if not abs(np.expm1(total)) <= PROPOSAL_TOL:
             raise ValueError(f"the proposal table must sum to 1 within {PROPOSAL_TOL:g}; it sums to {np.exp(total)!r}")
-        marginals = [log_q]
-        for _ in sizes:
-            marginals.append(logsumexp(marginals[-1], axis=-1))
-        return _absorbing(model, log_conditional_tables(marginals[::-1]))
+        return _absorbing(model, conditional_tables(prefix_levels(log_q)))
     if not isinstance(proposal, (list, tuple)):
         raise ValueError(
             f"proposal must be a name in {SMC_PROPOSALS}, a dense log-prob np.ndarray of shape {sizes} or a "
@@ -179,26 +169,15 @@ def log_proposal_joint(model: AutoregressiveModel, alpha: float, proposal: Propo
             return log_power_joint(model, alpha)
         marginals = prefix_marginal_tables(model)
         return marginals[-1] if proposal == "base" else temperature_prefix_tables(marginals, alpha)[-1]
-    log_q = np.zeros(())
-    for table in proposal_log_conditionals(model, alpha, proposal):
-        log_q = log_q[..., None] + table
-    return log_q
+    return cumulate(proposal_log_conditionals(model, alpha, proposal))[-1]
 
 
 def _check_top_k(top_k: object) -> int | None:
-    if top_k is None:
-        return None
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"top_k must be an integer >= 1 or None (no truncation), got {top_k!r}")
-    return int(top_k)
+    return None if top_k is None else check_count(top_k, "top_k")
 
 
 def _check_top_p(top_p: object) -> float | None:
-    if top_p is None:
-        return None
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float, np.floating, np.integer)) or not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be a number in (0, 1] or None (no truncation), got {top_p!r}")
-    return float(top_p)
+    return None if top_p is None else check_unit_interval(top_p, "top_p")
 
 
 def truncate_log_probs(log_probs: np.ndarray, top_k: int | None = None, top_p: float | None = None) -> np.ndarray:
@@ -237,13 +216,13 @@ def truncated_proposal(
     temperature=1/β, top_k=..., top_p=...)`` samples from.  Entry ``t-1`` has shape
     ``V_1..V_t``; rows under prefixes of probability 0 are all ``-inf``; on an EOS model
     the rows after EOS are the point mass on EOS.  Pass the result as ``proposal`` to
-    :func:`sir_output_distribution`, :func:`power_smc` or :func:`sir_sample`.  Where the
+    :func:`sir_output_distribution` or :func:`power_smc`.  Where the
     truncation drops tokens, ``q`` misses part of ``π_α``'s support and those samplers no
     longer target ``π_α``.
     """
     beta = check_alpha(beta, "beta")
     top_k, top_p = _check_top_k(top_k), _check_top_p(top_p)
-    conditionals = log_conditional_tables(prefix_marginal_tables(model))
+    conditionals = conditional_tables(prefix_marginal_tables(model))
     return _absorbing(model, [truncate_log_probs(beta * table, top_k, top_p) for table in conditionals])
 
 
@@ -353,18 +332,6 @@ class SMCRuns(NamedTuple):
     """Model token evaluations over all runs: one per unfinished particle and step (``R·N·T`` without EOS)."""
 
 
-def systematic_resampling(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ancestor indices ``(R, N)`` by systematic resampling: one uniform per row, ``(u + i)/N`` positions."""
-    W = np.exp(log_normalize(log_weights))
-    R, N = W.shape
-    cdf = np.cumsum(W, axis=1)
-    cdf[:, -1] = 1.0
-    positions = (rng.random(R)[:, None] + np.arange(N)[None, :]) / N
-    offsets = np.arange(R)[:, None] * 2.0  # search all rows at once in one flat sorted array
-    flat = np.searchsorted((cdf + offsets).reshape(-1), (positions + offsets).reshape(-1), side="right")
-    return np.minimum(flat.reshape(R, N) - np.arange(R)[:, None] * N, N - 1)
-
-
 def power_smc(
     model: AutoregressiveModel,
     alpha: float,
@@ -376,7 +343,17 @@ def power_smc(
     proposal: Proposal = "temperature",
     weight_proposal: Proposal | None = None,
 ) -> SMCRuns:
-    """Run Power-SMC ``n_runs`` times (batched) (module docstring).
+    """Run Power-SMC ``n_runs`` times (batched) (module docstring): the vectorised law-estimator of ``exact``.
+
+    Power-SMC has no closed-form output law, so ``exact`` keeps this one simulation: all
+    ``R·N`` particles advance as one numpy batch (the ``samplers`` figure runs ~2^18
+    particles per ``N``, far too many for the one sampler implementation,
+    ``llm.sample_power_smc``, one run at a time on ``llm.ToyModel``).  Its numerics are the
+    shared ones of :mod:`exact._numerics` (``inverse_cdf`` for the proposal draws,
+    ``effective_sample_size`` for the trigger, ``systematic_resample`` for the ancestors),
+    i.e. the code ``llm.sample_power_smc`` runs; tests/llm check that the two agree in law.
+    One output per run (SIR is ``ess_threshold = 0``): draw particle ``i`` with probability
+    ``W^i``, e.g. ``particles[r, inverse_cdf(log_weights, u)]``.
 
     Named ``"base"``/``"temperature"`` proposals go through ``next_token_logprobs`` only (so
     any model works, e.g. a long :class:`~exact.MarkovAR`); any other proposal (``"optimal"``,
@@ -391,8 +368,7 @@ def power_smc(
     N = check_count(n_particles, "n_particles")
     R = check_count(n_runs, "n_runs")
     rng = check_rng(rng)
-    if not 0.0 <= ess_threshold <= 1.0:
-        raise ValueError(f"ess_threshold must lie in [0, 1], got {ess_threshold!r}")
+    ess_threshold = check_unit_interval(ess_threshold, "ess_threshold", include_zero=True)
     beta = _proposal_beta(alpha, proposal) if weight_proposal is None else None
     sampling_tables = weight_tables = None
     if beta is None:
@@ -416,11 +392,11 @@ def power_smc(
         rows = np.arange(R * N)
         if sampling_tables is None:
             log_q = log_normalize(beta * logits)
-            token = sample_rows(log_q, rng)
+            token = inverse_cdf(log_q, rng.random(R * N))
             log_q_token = log_q[rows, token]
         else:
             log_s = _rows(sampling_tables[t], context)
-            token = sample_rows(log_s, rng)
+            token = inverse_cdf(log_s, rng.random(R * N))
             log_q_token = _rows(weight_tables[t], context)[rows, token]
         evaluations += int((~finished).sum())
         particles[:, :, t] = token.reshape(R, N)
@@ -432,12 +408,12 @@ def power_smc(
         if eos is not None:
             finished |= particles[:, :, t] == eos
         if t < T - 1 and ess_threshold > 0:
-            low = ess_fraction_from_log_weights(log_w, axis=1) < ess_threshold
+            low = effective_sample_size(log_w, axis=1) / N < ess_threshold
             if eos is not None:
                 low &= ~finished.all(axis=1)  # llm stops decoding (and resampling) once every particle finished
             low = np.flatnonzero(low)
             if low.size:
-                ancestors = systematic_resampling(log_w[low], rng)
+                ancestors = systematic_resample(log_w[low], rng.random(low.size))
                 particles[low] = np.take_along_axis(particles[low], ancestors[:, :, None], axis=1)
                 log_pi[low] = np.take_along_axis(log_pi[low], ancestors, axis=1)
                 finished[low] = np.take_along_axis(finished[low], ancestors, axis=1)
@@ -494,27 +470,6 @@ def power_smc_output_distribution(
     return smc_output_distribution(runs, tuple(model.vocab_sizes))
 
 
-def smc_sample(runs: SMCRuns, rng: np.random.Generator) -> np.ndarray:
-    """One output per run: particle ``i`` with probability ``W^i`` -> ``(R, T)`` sequences."""
-    rng = check_rng(rng)
-    pick = sample_rows(runs.log_weights, rng)
-    return runs.particles[np.arange(len(pick)), pick]
-
-
-def sir_sample(
-    model: AutoregressiveModel,
-    alpha: float,
-    n_particles: int,
-    n: int,
-    rng: np.random.Generator,
-    proposal: Proposal = "base",
-    weight_proposal: Proposal | None = None,
-) -> np.ndarray:
-    """``n`` independent SIR outputs (``N`` particles each, any proposal form) -> ``(n, T)``."""
-    runs = power_smc(model, alpha, n_particles, n, rng, ess_threshold=0.0, proposal=proposal, weight_proposal=weight_proposal)
-    return smc_sample(runs, rng)
-
-
 __all__ = [
     "SMC_PROPOSALS",
     "PROPOSAL_TOL",
@@ -526,10 +481,7 @@ __all__ = [
     "truncated_proposal",
     "sis_ess_fraction",
     "sir_output_distribution",
-    "sir_sample",
-    "systematic_resampling",
     "power_smc",
     "smc_output_distribution",
     "power_smc_output_distribution",
-    "smc_sample",
 ]

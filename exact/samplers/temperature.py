@@ -2,16 +2,18 @@
 
 Draws ``y_t ~ π_temp,α(· | y_<t) ∝ π(· | y_<t)^α``; its output law is
 ``Π_t π_temp,α(y_t | y_<t)``, which differs from ``π_α`` by the missing future
-factor ``ζ_t`` of Theorem 3.1 (seed 002).  Cost: ``T`` token evaluations.
+factor ``ζ_t`` of Theorem 3.1 (arXiv 2601.21590).  Cost: ``T`` token evaluations.  The
+sampler is ``llm.sample_temperature`` (temperature ``τ = 1/α``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._logspace import check_alpha, log_normalize
+from .._logspace import check_alpha
+from .._tables import prefix_marginal_tables, temperature_prefix_tables
 from ..models import AutoregressiveModel
-from ._common import SamplerDistribution, SamplerRun, check_count, check_rng, prefix_marginal_tables, sample_rows, scorer, temperature_prefix_tables
+from ._common import SamplerDistribution
 
 
 def temperature_output_distribution(model: AutoregressiveModel, alpha: float) -> SamplerDistribution:
@@ -22,16 +24,4 @@ def temperature_output_distribution(model: AutoregressiveModel, alpha: float) ->
     return SamplerDistribution(probs, np.zeros_like(probs), float(model.horizon), True)
 
 
-def temperature_sample(model: AutoregressiveModel, alpha: float, n: int, rng: np.random.Generator) -> SamplerRun:
-    """``n`` sequences by per-token temperature sampling through ``next_token_logprobs``."""
-    alpha = check_alpha(alpha)
-    n = check_count(n, "n", minimum=0)
-    rng = check_rng(rng)
-    lm = scorer(model)
-    y = np.zeros((n, model.horizon), dtype=np.int64)
-    for t in range(model.horizon):
-        y[:, t] = sample_rows(log_normalize(alpha * lm.next_token_logprobs(y[:, :t])), rng)
-    return SamplerRun(y, n * model.horizon)
-
-
-__all__ = ["temperature_output_distribution", "temperature_sample"]
+__all__ = ["temperature_output_distribution"]

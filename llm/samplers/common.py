@@ -176,8 +176,9 @@ def decode(
 
 def top_candidates(logprobs: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k`` most probable tokens of a ``(V,)`` log-prob vector (ties by token id; probability 0 never kept)."""
-    order = torch.sort(-logprobs, stable=True).indices
-    return order[torch.isfinite(logprobs[order])][:k]
+    from exact._numerics import top_candidates as candidates  # the one top-K rule (numpy)
+
+    return torch.from_numpy(candidates(logprobs.detach().to("cpu", torch.float64).numpy(), k))
 
 
 def rollout_suffix_logprobs(

@@ -47,19 +47,14 @@ def jackknife_probabilities(log_values: torch.Tensor, jackknife: bool = True) ->
 
     Plain: ``p̂_k = Σ_r X_rk / Σ_{r,j} X_rj``.  Jackknife: ``M p̂ - ((M-1)/M) Σ_s p̂^{(-s)}``
     with ``p̂^{(-s)}`` computed without row ``s`` (all candidates at once), clipped at 0 and
-    renormalised (falls back to ``p̂`` if every entry clips).  Float64, shifted by the max before ``exp``.
+    renormalised.  ``exact._numerics.jackknife_probabilities`` (float64, log space: when one rollout
+    dominates and the others underflow, ``p̂^{(-s)}`` is still the ratio of the others' values; the
+    jackknife sums to 1, so clipping never removes every entry).  ``M < 2``: the plain estimate.
     """
-    log_x = log_values.to(torch.float64)
-    x = torch.exp(log_x - log_x.max())  # (M, K)
-    total = x.sum(0)
-    plain = total / total.sum()
-    M = x.shape[0]
-    if not jackknife or M < 2:
-        return plain
-    leave_out = total[None, :] - x  # (M, K): sums without rollout s
-    loo = leave_out / leave_out.sum(-1, keepdim=True)
-    jk = (M * plain - (M - 1) / M * loo.sum(0)).clamp(min=0.0)
-    return jk / jk.sum() if jk.sum() > 0 else plain
+    from exact._numerics import jackknife_probabilities as estimate  # the one implementation (numpy, log space)
+
+    log_x = log_values.detach().to("cpu", torch.float64).numpy()
+    return torch.from_numpy(estimate(log_x, jackknife=jackknife and log_x.shape[0] >= 2))
 
 
 def sample_power_scalable(

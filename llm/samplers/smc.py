@@ -42,19 +42,18 @@ __all__ = ["ess", "sample_power_smc", "systematic_resample"]
 
 
 def ess(log_weights: torch.Tensor) -> float:
-    """Effective sample size ``(Σ w)² / Σ w²`` from log-weights (``-inf`` allowed; ``1 ≤ ESS ≤ N``)."""
-    lw = log_weights.to(torch.float64)
-    return float(torch.exp(2 * torch.logsumexp(lw, 0) - torch.logsumexp(2 * lw, 0)))
+    """Effective sample size ``(Σ w)² / Σ w²`` from log-weights (``-inf`` allowed; ``1 ≤ ESS ≤ N``; all ``-inf``: 0)."""
+    from exact._numerics import effective_sample_size  # the one ESS (numpy, on a view of the tensor)
+
+    return float(effective_sample_size(log_weights.detach().to("cpu", torch.float64).numpy()))
 
 
 def systematic_resample(log_weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Ancestor indices by systematic resampling: ``u_i = (i + U)/N``, ``a_i = min{j : Σ_{l≤j} W_l > u_i}``."""
-    weights = torch.softmax(log_weights.to(torch.float64), 0)
-    n = len(weights)
-    u = (torch.arange(n, dtype=torch.float64) + torch.rand((1,), generator=generator, dtype=torch.float64)) / n
-    cumulative = torch.cumsum(weights, 0)
-    cumulative[-1] = 1.0
-    return torch.searchsorted(cumulative, u, right=True).clamp(max=n - 1)
+    from exact._numerics import systematic_resample as resample  # the one implementation (numpy)
+
+    u = torch.rand((1,), generator=generator, dtype=torch.float64)
+    return torch.from_numpy(resample(log_weights.detach().to("cpu", torch.float64).numpy(), u.numpy()[0]))
 
 
 def sample_power_smc(

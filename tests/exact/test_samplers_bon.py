@@ -12,8 +12,6 @@ from exact.samplers import (
     best_of_n_output_distribution,
     best_of_n_probabilities,
     best_of_n_rewards,
-    best_of_n_sample,
-    chi_square_pvalue,
 )
 
 
@@ -114,16 +112,6 @@ def test_closed_form_keeps_relative_precision_for_large_n():
     assert got[1] == pytest.approx(0.9**130 - 0.5**130, rel=1e-12)
 
 
-def test_best_of_n_sample_matches_exact():
-    """Chi-square of N = 20 000 numpy Best-of-4 draws (level 1e-3) and the token cost within 2 % (> 5 SE)."""
-    model = exact.TabularAR.random(3, 3, seed=9, eos_token_id=2, concentration=0.7)
-    for length_normalized in (True, False):
-        run = best_of_n_sample(model, 4, 20_000, np.random.default_rng(9), 0.8, length_normalized)
-        law = best_of_n_output_distribution(model, 4, 0.8, length_normalized)
-        assert chi_square_pvalue(run.sequences, law.probabilities) > 1e-3
-        assert run.token_evaluations / 20_000 == pytest.approx(law.expected_cost, rel=0.02)
-
-
 def test_best_of_n_rejects_bad_input():
     model = exact.TabularAR.random(3, 3, seed=0, eos_token_id=2)
     with pytest.raises(ValueError, match="n_candidates"):
@@ -137,22 +125,3 @@ def test_best_of_n_rejects_bad_input():
         best_of_n_probabilities(np.log([0.5, 0.5]), np.array([0.0, np.nan]), 2)
     with pytest.raises(ValueError, match="summing to 1"):
         best_of_n_probabilities(np.log([0.5, 0.6]), np.zeros(2), 2)
-    with pytest.raises(ValueError, match="Generator"):
-        best_of_n_sample(model, 2, 10, rng=0)
-
-
-def test_best_of_n_sample_uses_only_next_token_logprobs():
-    """On a model offering only horizon, vocab_sizes and next_token_logprobs the draws are bit-identical."""
-
-    class InterfaceOnly:
-        def __init__(self, model):
-            self._model, self.horizon, self.vocab_sizes = model, model.horizon, model.vocab_sizes
-
-        def next_token_logprobs(self, contexts):
-            return self._model.next_token_logprobs(contexts)
-
-    model = exact.TabularAR.random((3, 2, 3), seed=1)
-    fast = best_of_n_sample(model, 3, 200, np.random.default_rng(5), 0.8)
-    slow = best_of_n_sample(InterfaceOnly(model), 3, 200, np.random.default_rng(5), 0.8)
-    np.testing.assert_array_equal(fast.sequences, slow.sequences)
-    assert fast.token_evaluations == slow.token_evaluations == 200 * 3 * 3

@@ -1,7 +1,8 @@
-"""Every sampling routine runs on a model that offers only ``horizon``, ``vocab_sizes`` and ``next_token_logprobs``.
+"""``exact.power_smc`` (the one vectorised law-estimator left in ``exact``) runs on a model that offers only
+``horizon``, ``vocab_sizes`` and ``next_token_logprobs``.
 
-Bit-identical outputs (same seed) to the table fast path show the routines touch
-nothing else, so they port to ``llm`` models unchanged.
+Bit-identical outputs (same seed) to the table fast path show it touches nothing else, so
+it runs on any model (a long ``MarkovAR``).  The samplers themselves live in ``llm``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,7 @@ class InterfaceOnly:
 
 
 ROUTINES = {
-    "mh": lambda m, rng: S.mh_sample(m, 3.0, 1, 3, 200, rng).sequences,
-    "power_inf": lambda m, rng: S.mh_sample(m, 3.0, 3, 2, 200, rng, greedy=True).sequences,
-    "scalable": lambda m, rng: S.scalable_sample(m, 3.0, 2, 3, True, 200, rng).sequences,
-    "temperature": lambda m, rng: S.temperature_sample(m, 3.0, 200, rng).sequences,
-    "sir": lambda m, rng: S.sir_sample(m, 3.0, 4, 200, rng),
+    "sir": lambda m, rng: S.power_smc(m, 3.0, 4, 200, rng, ess_threshold=0.0, proposal="base").particles,
     "power_smc": lambda m, rng: S.power_smc(m, 3.0, 4, 50, rng, ess_threshold=1.0, ramp=True).particles,
 }
 

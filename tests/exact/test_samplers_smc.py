@@ -1,4 +1,6 @@
-"""SIS / SIR / Power-SMC and temperature sampling: exact laws vs brute force, simulation vs exact."""
+"""SIS / SIR / Power-SMC and temperature sampling: exact laws vs brute force; the one samplers
+(``llm.sample_power_smc``, ``llm.sample_temperature`` on ``llm.ToyModel``) and the vectorised
+law-estimator ``exact.power_smc`` against the exact laws."""
 
 from __future__ import annotations
 
@@ -9,19 +11,22 @@ import numpy as np
 import pytest
 
 import exact
+from exact._numerics import inverse_cdf
 from exact.samplers import (
     chi_square_pvalue,
     distances_to_power,
     power_smc,
     sir_output_distribution,
-    sir_sample,
     sis_ess_fraction,
     smc_output_distribution,
-    smc_sample,
-    systematic_resampling,
     temperature_output_distribution,
-    temperature_sample,
 )
+
+
+def one_output_per_run(runs, rng):
+    """Particle ``i`` of each run with probability ``W^i`` (the output of SIR / Power-SMC) -> ``(R, T)``."""
+    pick = inverse_cdf(runs.log_weights, rng.random(len(runs.log_weights)))
+    return runs.particles[np.arange(len(pick)), pick]
 
 
 def brute_proposal(model, y, alpha, proposal):
@@ -79,10 +84,20 @@ def test_sir_converges_and_optimal_proposal_is_exact():
 
 @pytest.mark.parametrize("proposal, seed", [("base", 4), ("temperature", 5)])
 def test_sir_simulation_matches_exact(proposal, seed):
-    # n = 20 000 outputs of 3-particle SIR over 12 sequences; Pearson chi-square
+    # n = 300 outputs of 3-particle SIR (llm.sample_power_smc never resampling, proposal at temperature 1
+    # for "base", 1/α for "temperature", one particle drawn by its final weight) over 12 sequences; Pearson chi-square
+    torch = pytest.importorskip("torch")
+    import llm
+
     model = exact.TabularAR.random((3, 2, 2), seed=seed)
-    sampled = sir_sample(model, 3.0, 3, 20_000, np.random.default_rng(seed), proposal)
-    assert chi_square_pvalue(sampled, sir_output_distribution(model, 3.0, 3, proposal).probabilities) > 0.01
+    lm, generator = llm.ToyModel(model), torch.Generator().manual_seed(seed)
+    beta = 1.0 if proposal == "base" else None
+    sampled = []
+    for _ in range(300):
+        out = llm.sample_power_smc(lm, [], 3, 3.0, generator, ess_threshold=0.0, proposal_alpha=beta)
+        assert out.info["n_resamples"] == 0
+        sampled.append(out.tokens[int(llm.sample_from_logprobs(out.info["log_weights"][None, :], generator)[0])])
+    assert chi_square_pvalue(np.array(sampled), sir_output_distribution(model, 3.0, 3, proposal).probabilities) > 0.01
 
 
 def test_power_smc_without_resampling_is_sir_with_temperature_proposal():
@@ -92,7 +107,7 @@ def test_power_smc_without_resampling_is_sir_with_temperature_proposal():
     rb = smc_output_distribution(runs, model.vocab_sizes)
     # R = 20 000 runs; k = 5 standard errors per cell, plus a floor for cells with tiny variance
     assert np.all(np.abs(rb.probabilities - exact_sir) <= 5 * rb.standard_errors + 1e-3)
-    assert chi_square_pvalue(smc_sample(runs, np.random.default_rng(7)), exact_sir) > 0.01
+    assert chi_square_pvalue(one_output_per_run(runs, np.random.default_rng(7)), exact_sir) > 0.01
     assert runs.token_evaluations == 20_000 * 4 * 3 and np.all(runs.n_resampling == 0)
 
 
@@ -138,23 +153,17 @@ def test_power_smc_unnormalised_estimates_are_unbiased(ramp, threshold, proposal
     assert np.all(np.abs(per_run.mean(axis=0) - target)[hit] <= 5 * se[hit])
 
 
-def test_systematic_resampling_edge_cases():
-    rng = np.random.default_rng(0)
-    anc = systematic_resampling(np.array([[-np.inf, -np.inf, 0.0, -np.inf]]), rng)
-    assert np.all(anc == 2)
-    W = np.array([[0.1, 0.25, 0.4, 0.25], [0.7, 0.1, 0.1, 0.1]])
-    for _ in range(50):
-        counts = np.stack([np.bincount(row, minlength=4) for row in systematic_resampling(np.log(W), rng)])
-        assert np.all(counts >= np.floor(4 * W)) and np.all(counts <= np.ceil(4 * W))
-
-
 def test_temperature_sampler_matches_exact():
     model = exact.TabularAR.random((3, 2, 2), seed=10)
     dist = temperature_output_distribution(model, 2.0)
     for y in all_sequences(model):
         assert dist.probabilities[y] == pytest.approx(brute_proposal(model, y, 2.0, "temperature"), abs=1e-14)
-    run = temperature_sample(model, 2.0, 20_000, np.random.default_rng(10))
-    assert chi_square_pvalue(run.sequences, dist.probabilities) > 0.01 and run.token_evaluations == 60_000
+    torch = pytest.importorskip("torch")
+    import llm
+
+    # n = 3000 llm draws at τ = 1/α, Pearson chi-square; T token evaluations per output
+    out = llm.sample_temperature(llm.ToyModel(model), [], 3000, 0.5, torch.Generator().manual_seed(10))
+    assert chi_square_pvalue(np.array(out.tokens), dist.probabilities) > 0.01 and out.required_tokens == 9000
 
 
 def test_distances_pin_their_formulas():
@@ -315,13 +324,15 @@ def test_every_proposal_form_gives_the_same_law():
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_sir_sample_with_truncated_proposal_matches_exact_law(weighted):
-    # n = 20 000 outputs, 3 particles, EOS model (15 completions); Pearson chi-square, p > 1e-3
+    # n = 20 000 outputs, 3 particles, EOS model (15 completions); Pearson chi-square, p > 1e-3.  llm's sampler has
+    # no truncated proposal, so the draws are the vectorised law-estimator's (exact.power_smc without resampling)
     model, _, _ = eos_model_and_tables(seed=50)
     proposal = truncated_proposal(model, 2.0, top_p=0.8)
     weight = "temperature" if weighted else None
     law = sir_output_distribution(model, 2.0, 3, proposal, weight_proposal=weight).probabilities
-    draws = sir_sample(model, 2.0, 3, 20_000, np.random.default_rng(50), proposal, weight_proposal=weight)
-    assert chi_square_pvalue(draws, law) > 1e-3
+    rng = np.random.default_rng(50)
+    runs = power_smc(model, 2.0, 3, 20_000, rng, ess_threshold=0.0, proposal=proposal, weight_proposal=weight)
+    assert chi_square_pvalue(one_output_per_run(runs, rng), law) > 1e-3
 
 
 def test_power_smc_under_eos_never_resamples_once_every_particle_has_finished():
