@@ -3,6 +3,8 @@
     python -m llm teacher --method power-mh --alpha 4 --task arithmetic --n 500 --out teacher.jsonl
     python -m llm distill --data teacher.jsonl --out student/
     python -m llm evaluate --model base --model student/ --model randw --methods standard,temperature,power-mh
+    python -m llm evaluate ... --shard 0/4 --records r0.jsonl   # one of 4 shards; resumable
+    python -m llm merge --out table.md r0.jsonl r1.jsonl r2.jsonl r3.jsonl
 
 (``llm/__main__.py`` hooks :func:`register` in next to ``sample``; ``python -m llm.experiments ...``
 runs these three alone.)
@@ -99,6 +101,24 @@ def register(subparsers) -> None:
     evaluate.add_argument("--problem-seed", type=int, default=1, help="seed of the evaluation prompts (teacher uses 0)")
     evaluate.add_argument("--out", type=Path, default=None, help="CSV file for the rows")
     evaluate.set_defaults(handler=run_evaluate)
+    _register_scale(subparsers, teacher, evaluate)
+
+
+def _register_scale(subparsers, teacher, evaluate) -> None:
+    """Runs at scale (:mod:`llm.experiments.shards`): ``--shard``, evaluate's ``--records`` and ``--quiet``, ``merge``."""
+    from .shards import shard_argument
+
+    for parser in (teacher, evaluate):
+        parser.add_argument("--shard", type=shard_argument, default=None, metavar="I/K",
+                            help="only problems j with j mod K == I (0-based); the K shards make up the whole set")
+    evaluate.add_argument("--records", type=Path, default=None,
+                          help="JSONL file, one record per model/method/seed/problem (appended to; resumable; for merge)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress lines")
+    merge = subparsers.add_parser("merge", help="the evaluate table of a run from its shards' --records files")
+    merge.add_argument("records", type=Path, nargs="+", help="the --records files of the shards")
+    merge.add_argument("--out", type=Path, default=None, help="markdown file for the table (written atomically)")
+    merge.add_argument("--csv", type=Path, default=None, help="CSV file for the rows")
+    merge.set_defaults(handler=run_merge)
 
 
 def _setup(args) -> None:
@@ -121,10 +141,12 @@ def run_teacher(args) -> int:
 
     _setup(args)
     lm = load_model(args.model)
+    task = _task(args)
+    problems = [p for _, p in args.shard.select(task.problems(args.n, args.seed))] if args.shard else None
     summary = generate_teacher(
-        lm, _task(args), args.out, args.n, config_from_args(args, args.method), args.seed,
+        lm, task, args.out, args.n, config_from_args(args, args.method), args.seed,
         model_name=args.model if args.model.startswith("toy:") else None, chat=not args.no_chat,
-        progress=not args.quiet,
+        problems=problems, progress=not args.quiet, announce=True,
     )
     print(json.dumps({"written": summary.written, "skipped": summary.skipped, "out": str(summary.path)}))
     return 0
@@ -167,10 +189,25 @@ def _evaluate_rows(args) -> list:
     task = _task(args)
     problems = task.problems(args.n, args.problem_seed)
     configs = [config_from_args(args, m) for m in args.methods.split(",")]
-    rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat)
+    rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat,
+                           progress=not args.quiet, records=args.records, shard=args.shard, announce=True)
     if args.out:
         write_atomic(args.out, rows_csv(rows).encode("utf-8"))
     return rows
+
+
+def run_merge(args) -> int:
+    from .evaluate import markdown_table, rows_csv
+    from .shards import merge_record_files
+
+    rows = merge_record_files(args.records)
+    table = markdown_table(rows)
+    if args.out:
+        write_atomic(args.out, (table + "\n").encode("utf-8"))
+    if args.csv:
+        write_atomic(args.csv, rows_csv(rows).encode("utf-8"))
+    print(table)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
