@@ -64,21 +64,13 @@ def test_a_bad_shard_is_a_one_line_usage_error(command, bad, capsys):
         parse_shard(bad)
 
 
-class DigitToy(llm.ToyModel):
-    """Reads any prompt as empty and writes its token ids as digits (so GSM8K grades it: 0/1 rewards)."""
-
-    def encode(self, text, chat=True):
-        return []
-
-    def decode(self, tokens):
-        return " ".join(str(int(t)) for t in tokens)
-
-
 def test_merged_table_of_k_shards_is_the_unsharded_table_with_pass_at_k_and_paired_tests(tmp_path, monkeypatch, capsys):
     digits = [{"question": f"Which digit is number {i}?", "answer": f"It is {i % 3}.\n#### {i % 3}"} for i in range(7)]
     data = tmp_path / "digits.jsonl"
     data.write_text("".join(json.dumps(d) + "\n" for d in digits))
-    monkeypatch.setattr(llm, "ToyModel", DigitToy)
+    # the toy reads any prompt as empty and writes its token ids as digits, so GSM8K grades it (0/1 rewards)
+    monkeypatch.setattr(llm.ToyModel, "encode", lambda self, text, chat=True: [], raising=False)
+    monkeypatch.setattr(llm.ToyModel, "decode", lambda self, tokens: " ".join(map(str, tokens)), raising=False)
     args = ["evaluate", *TOY, "--task", "gsm8k", "--data-file", str(data), "--n", "7", "--quiet"]
     whole = _main(args, capsys).out  # no records at all: the independent route
     assert "| pass@3 |" in whole and "McNemar exact p = " in whole and "–" not in whole.split("\n\n")[0]
