@@ -9,8 +9,9 @@ Power self-distillation (Algorithm 1) and its evaluation (Table 1, Figures 2-3):
 * :mod:`llm.experiments.statistics` -- pass@k, mean ± sd over seeds, Best-of-N, paired tests;
 * :mod:`llm.experiments.teacher` -- resumable teacher data (Algorithm 1, lines 3-8);
 * :mod:`llm.experiments.distill` -- LoRA student training (lines 9-11);
-* :mod:`llm.experiments.evaluate` -- model × sampler rows of Table 1;
-* :mod:`llm.experiments.cli` -- ``python -m llm teacher|distill|evaluate``.
+* :mod:`llm.experiments.evaluate` -- model × sampler rows of Table 1 (resumable records);
+* :mod:`llm.experiments.shards` -- ``--shard i/k`` and the merge of shard records into one table;
+* :mod:`llm.experiments.cli` -- ``python -m llm teacher|distill|evaluate|merge``.
 
 This package imports the library (:mod:`llm`, samplers through :mod:`llm.methods`); the
 library never imports it, so ``import llm`` loads none of it.

@@ -3,6 +3,8 @@
     python -m llm teacher --method power-mh --alpha 4 --task arithmetic --n 500 --out teacher.jsonl
     python -m llm distill --data teacher.jsonl --out student/
     python -m llm evaluate --model base --model student/ --model randw --methods standard,temperature,power-mh
+    python -m llm evaluate ... --shard 0/4 --records r0.jsonl   # one of 4 shards; resumable
+    python -m llm merge --out table.md r0.jsonl r1.jsonl r2.jsonl r3.jsonl
 
 (``llm/__main__.py`` hooks :func:`register` in next to ``sample``; ``python -m llm.experiments ...``
 runs these three alone.)
@@ -299,6 +301,24 @@ def register(subparsers) -> None:
     evaluate.add_argument("--out", type=output_file_argument, default=None, help="CSV file for the rows")
     add_engine_arguments(evaluate)
     evaluate.set_defaults(handler=run_evaluate, command_parser=evaluate)
+    _register_scale(subparsers, teacher, evaluate)
+
+
+def _register_scale(subparsers, teacher, evaluate) -> None:
+    """Runs at scale (:mod:`llm.experiments.shards`): ``--shard``, evaluate's ``--records`` and ``--quiet``, ``merge``."""
+    from .shards import shard_argument
+
+    for parser in (teacher, evaluate):
+        parser.add_argument("--shard", type=shard_argument, default=None, metavar="I/K",
+                            help="only problems j with j mod K == I (0-based); the K shards make up the whole set")
+    evaluate.add_argument("--records", type=output_file_argument, default=None,
+                          help="JSONL file, one record per model/method/seed/problem (appended to; resumable; for merge)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress lines")
+    merge = subparsers.add_parser("merge", help="the evaluate table of a run from its shards' --records files")
+    merge.add_argument("records", type=input_file_argument(), nargs="+", help="the --records files of the shards")
+    merge.add_argument("--out", type=output_file_argument, default=None, help="markdown file for the table (written atomically)")
+    merge.add_argument("--csv", type=output_file_argument, default=None, help="CSV file for the rows")
+    merge.set_defaults(handler=run_merge, command_parser=merge)
 
 
 def _setup(args) -> None:
@@ -334,12 +354,13 @@ def run_teacher(args) -> int:
 
     _setup(args)
     config, task = config_from_args(args, args.method), _ready(_task(args))  # bad settings fail before a model loads
+    problems = [p for _, p in args.shard.select(task.problems(args.n, args.seed))] if args.shard else None
     engine, engine_args = engine_from_args(args)
     lm = load_model(args.model, engine=engine, engine_args=engine_args)
     summary = generate_teacher(
         lm, task, args.out, args.n, config, args.seed,
         model_name=args.model if args.model.startswith("toy:") else None, chat=not args.no_chat,
-        progress=not args.quiet,
+        problems=problems, progress=not args.quiet, announce=True,
     )
     print(json.dumps({"written": summary.written, "skipped": summary.skipped, "out": str(summary.path)}))
     return 0
@@ -387,10 +408,25 @@ def _evaluate_rows(args) -> list:
     # the base is loaded once, shared by base, RandW and students
     base = load_model("default", engine=engine, engine_args=engine_args) if {"default", "randw", "adapter"} & set(kinds) else None
     models = {spec: load_model(spec, base, engine, engine_args) for spec in specs}
-    rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat)
+    rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat,
+                           progress=not args.quiet, records=args.records, shard=args.shard, announce=True)
     if args.out:
         write_atomic(args.out, rows_csv(rows).encode("utf-8"))
     return rows
+
+
+def run_merge(args) -> int:
+    from .evaluate import markdown_table, rows_csv
+    from .shards import merge_record_files
+
+    rows = merge_record_files(args.records)
+    table = markdown_table(rows)
+    if args.out:
+        write_atomic(args.out, (table + "\n").encode("utf-8"))
+    if args.csv:
+        write_atomic(args.csv, rows_csv(rows).encode("utf-8"))
+    print(table)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

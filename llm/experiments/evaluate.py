@@ -15,16 +15,29 @@ model (prompt masked, Sec. 6.1 / B.1) and ``r*`` the task's reward:
 Models: the base, a distilled student (:func:`llm.experiments.distill.load_student`) and
 RandW (:func:`random_init_copy`: the same architecture with random weights,
 the negative control of Section 6).
+
+At scale (:func:`evaluate_models` with ``records`` and ``shard``): one JSON record per
+(model, method, seed, problem) is appended durably to a JSONL file as it is made, a killed run
+resumes where it stopped, and :func:`rows_from_records` rebuilds the rows of the whole run from
+the record files of its shards (:mod:`llm.experiments.shards`).  Record fields: ``id``
+(:func:`record_id`), ``model``, ``method``, ``seed``, ``problem`` (id), ``index`` (position in
+the unsharded problem list), ``completion``, ``r_star``, ``r_self`` (``null`` for an empty
+completion), ``log_likelihood``, ``seconds`` (of the problem's draw) and ``run``
+(:func:`run_identity`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
+import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -32,10 +45,25 @@ import torch
 
 from ..methods import METHODS, SamplerConfig, draw
 from .statistics import MeanSD, best_of_n, is_binary, mean_sd_over_seeds, paired_comparison, pass_at_k_rewards
-from .tasks import Problem, Task
-from .teacher import decode_completion, encode_prompt, record_generator
+from exact._atomic_output import exclusive_lock
 
-__all__ = ["EvalRow", "comparison_lines", "evaluate", "evaluate_models", "markdown_table", "random_init_copy", "rows_csv", "SAMPLING_NAMES"]
+from .shards import Shard, estimate_line
+from .tasks import Problem, Task
+from .teacher import _check_ids, _numbered_records, decode_completion, encode_prompt, record_generator
+
+__all__ = [
+    "EvalRow",
+    "comparison_lines",
+    "evaluate",
+    "evaluate_models",
+    "markdown_table",
+    "random_init_copy",
+    "record_id",
+    "rows_csv",
+    "rows_from_records",
+    "run_identity",
+    "SAMPLING_NAMES",
+]
 
 #: Table 1's names for the sampling methods (the registry's labels).
 SAMPLING_NAMES = {name: method.label for name, method in METHODS.items()}
@@ -82,6 +110,51 @@ def random_init_copy(base, seed: int = 0):
     return wrap_model(network.to(base.device).eval(), base.tokenizer, f"randw:{seed}", template=base)
 
 
+def record_id(model_label: str, method: str, seed: int, problem_id: str) -> str:
+    """The ``id`` of one evaluation record: the JSON list ``[model, method, seed, problem id]``."""
+    return json.dumps([model_label, method, int(seed), problem_id], ensure_ascii=False)
+
+
+def run_identity(task: Task, config: SamplerConfig, seeds: Sequence[int], chat: bool, n_problems: int, row: int) -> dict:
+    """What every record of one row carries as ``run`` (as read back from JSON): records that differ here are not mixed."""
+    identity = {"row": row, "alpha": config.alpha, "settings": config.settings(), "task": repr(task), "chat": chat,
+                "n_problems": n_problems, "seeds": [int(s) for s in seeds]}
+    return json.loads(json.dumps(identity))
+
+
+def _problem_records(lm, task, index, problem, config, seeds, model_label, chat, run, done, stream) -> list[dict]:
+    """The ``S`` records of one problem (one :func:`llm.methods.draw` call): taken from ``done`` if all are there.
+
+    Otherwise the draw is made (its generator depends only on ``(seeds[0], problem id, method, S)``, so
+    a redraw repeats it exactly) and the records missing from ``done`` are appended to ``stream`` with
+    one ``write``, ``flush`` and ``os.fsync`` (a kill leaves at most a truncated last line).
+    """
+    keys = [record_id(model_label, config.method, s, problem.id) for s in seeds]
+    old = [done.get(key) for key in keys]
+    if all(record is not None for record in old):
+        return old
+    prompt = encode_prompt(lm, problem.prompt, chat)
+    n_seeds = len(seeds)
+    result = draw(lm, prompt, n_seeds, config, record_generator(int(seeds[0]), f"{problem.id}/{config.method}/{n_seeds}"))
+    fresh = []
+    for key, seed, tokens, logprobs in zip(keys, seeds, result.tokens, result.logprobs):
+        text = decode_completion(lm, tokens)
+        fresh.append({
+            "id": key, "model": model_label, "method": config.method, "seed": int(seed), "problem": problem.id,
+            "index": int(index), "completion": text, "r_star": float(task.reward(problem.prompt, text)),
+            "r_self": float(logprobs.mean()) if len(logprobs) else None, "log_likelihood": float(logprobs.sum()),
+            "seconds": round(result.seconds, 4), "run": run,
+        })
+    new = [record for record, previous in zip(fresh, old) if previous is None]
+    if stream is not None:
+        stream.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in new).encode("utf-8"))
+        stream.flush()
+        os.fsync(stream.fileno())
+    for record in new:
+        done[record["id"]] = record
+    return [previous if previous is not None else record for record, previous in zip(fresh, old)]
+
+
 def evaluate(
     lm,
     task: Task,
@@ -90,41 +163,92 @@ def evaluate(
     seeds: Sequence[int],
     model_label: str = "model",
     chat: bool = True,
+    *,
+    indices: Sequence[int] | None = None,
+    n_problems: int | None = None,
+    row: int = 0,
+    done: dict | None = None,
+    stream=None,
 ) -> EvalRow:
-    """One model × sampling method over ``problems`` and ``seeds`` (see the module docstring)."""
-    n_seeds = len(seeds)
-    if n_seeds < 1 or not problems:
+    """One model × sampling method over ``problems`` and ``seeds`` (see the module docstring).
+
+    ``indices``: each problem's position in the run's full (unsharded) list of ``n_problems``
+    (default ``0, 1, ...``); ``done``: records by ``id`` already on file, reused rather than
+    redrawn (resume); ``stream``: binary file the new records are appended to.  The row is
+    :func:`rows_from_records`'s on these records, so a merge of record files gives the same row.
+    """
+    if len(seeds) < 1 or not problems:
         raise ValueError("need at least one prompt and one seed")
-    r_star = np.empty((len(problems), n_seeds))
-    r_self = np.empty((len(problems), n_seeds))
-    log_likelihood = np.empty((len(problems), n_seeds))
-    texts: list[list[str]] = []
-    start = time.perf_counter()
-    for i, problem in enumerate(problems):
-        prompt = encode_prompt(lm, problem.prompt, chat)
-        generator = record_generator(int(seeds[0]), f"{problem.id}/{config.method}/{n_seeds}")
-        result = draw(lm, prompt, n_seeds, config, generator)
-        row = []
-        for s, (tokens, logprobs) in enumerate(zip(result.tokens, result.logprobs)):
-            text = decode_completion(lm, tokens)
-            row.append(text)
-            r_star[i, s] = task.reward(problem.prompt, text)
-            r_self[i, s] = float(logprobs.mean()) if len(logprobs) else -np.inf
-            log_likelihood[i, s] = float(logprobs.sum())
-        texts.append(row)
+    indices = list(range(len(problems))) if indices is None else [int(j) for j in indices]
+    if len(indices) != len(problems):
+        raise ValueError(f"{len(indices)} indices for {len(problems)} problems")
+    run = run_identity(task, config, seeds, chat, len(problems) if n_problems is None else n_problems, row)
+    done = {} if done is None else done
+    records = []
+    for index, problem in zip(indices, problems):
+        records += _problem_records(lm, task, index, problem, config, seeds, model_label, chat, run, done, stream)
+    return _row_from_records(records, indices)
+
+
+def rows_from_records(records: Sequence[Mapping]) -> list[EvalRow]:
+    """The rows of a whole run from its evaluation records (any order, from any number of shard files).
+
+    Records are grouped by their ``run`` identity's ``row``; ``ValueError`` if one row's records
+    disagree on model, method or ``run`` (two runs mixed), or if a (problem, seed) of the run's
+    ``n_problems`` × ``seeds`` is missing (a shard not merged or not finished).
+    """
+    groups: dict[int, list] = {}
+    for record in records:
+        groups.setdefault(int(record["run"]["row"]), []).append(record)
+    rows = []
+    for row in sorted(groups):
+        group = groups[row]
+        first = group[0]
+        for record in group:
+            if (record["model"], record["method"], record["run"]) != (first["model"], first["method"], first["run"]):
+                raise ValueError(f"record {record['id']} and record {first['id']} claim row {row} of different runs "
+                                 f"({record['run']} vs {first['run']}); merge the shards of one run only")
+        rows.append(_row_from_records(group, range(int(first["run"]["n_problems"]))))
+    return rows
+
+
+def _row_from_records(records: Sequence[Mapping], indices: Sequence[int]) -> EvalRow:
+    """One row from the records of one model × method at problem positions ``indices`` (every seed of each)."""
+    first = records[0]
+    seeds = first["run"]["seeds"]
+    position = {int(j): i for i, j in enumerate(indices)}
+    column = {int(s): c for c, s in enumerate(seeds)}
+    shape = (len(position), len(seeds))
+    r_star, r_self, log_likelihood = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    texts: list[list] = [[None] * len(seeds) for _ in position]
+    seconds = np.zeros(len(position))
+    for record in records:
+        i, s = position.get(int(record["index"])), column.get(int(record["seed"]))
+        if i is None or s is None:
+            raise ValueError(f"record {record['id']}: problem position {record['index']} or seed {record['seed']} "
+                             f"is outside the run ({len(position)} problems, seeds {seeds})")
+        r_star[i, s] = record["r_star"]
+        r_self[i, s] = -np.inf if record["r_self"] is None else record["r_self"]
+        log_likelihood[i, s] = record["log_likelihood"]
+        texts[i][s] = record["completion"]
+        seconds[i] = record["seconds"]
+    missing = [(j, seeds[s]) for j, i in position.items() for s in range(len(seeds)) if texts[i][s] is None]
+    if missing:
+        raise ValueError(f"{first['model']} / {first['method']}: {len(missing)} of {r_star.size} (problem position, seed) "
+                         f"records missing, e.g. {missing[:3]}; is a shard missing or unfinished?")
     star, own, bon = mean_sd_over_seeds(r_star), _mean_sd_self(r_self), best_of_n(r_star, r_self)
     return EvalRow(
-        model_label,
-        SAMPLING_NAMES.get(config.method, config.method),
+        first["model"],
+        SAMPLING_NAMES.get(first["method"], first["method"]),
         star.mean,
         star.sd,
         own.mean,
         own.sd,
         bon.r_star,
         bon.r_self,
-        len(problems),
-        n_seeds,
-        time.perf_counter() - start,
+        len(position),
+        len(seeds),
+        float(seconds.sum()),
         {"r_star": r_star, "r_self": r_self, "log_likelihood": log_likelihood, "completions": texts},
     )
 
@@ -145,17 +269,77 @@ def evaluate_models(
     seeds: Sequence[int],
     chat: bool = True,
     progress: bool = False,
+    *,
+    records: str | Path | None = None,
+    shard: Shard | None = None,
+    announce: bool = False,
 ) -> list[EvalRow]:
-    """Every model × its sampling configs (one list for all, or a mapping model label → configs)."""
-    rows = []
-    for label, lm in models.items():
-        for config in configs[label] if isinstance(configs, Mapping) else configs:
-            row = evaluate(lm, task, problems, config, seeds, label, chat)
+    """Every model × its sampling configs (one list for all, or a mapping model label → configs).
+
+    ``shard``: evaluate only that shard of ``problems`` (:class:`llm.experiments.shards.Shard`).
+    ``records``: a JSONL file with one record per (model, method, seed, problem), appended as
+    they are made and held with :func:`exact._atomic_output.exclusive_lock`; a restart after a
+    kill cuts a truncated last line, reuses the complete records and draws the rest, and refuses
+    (``ValueError`` naming file and line) a duplicate record, one that is not this run's, or
+    one made with other settings.  ``announce``: print :func:`llm.experiments.shards.estimate_line`
+    on stderr first; the calibration is the first remaining problem of every row, timed (its
+    records are kept), times that row's remaining problems.
+    """
+    plan = [(label, lm, config) for label, lm in models.items()
+            for config in (configs[label] if isinstance(configs, Mapping) else configs)]
+    indexed = shard.select(problems) if shard is not None else list(enumerate(problems))
+    if not indexed:
+        raise ValueError(f"shard {shard} of {len(problems)} problems is empty; use fewer shards or a larger --n")
+    indices, chosen = [j for j, _ in indexed], [p for _, p in indexed]
+    runs = [run_identity(task, config, seeds, chat, len(problems), r) for r, (_, _, config) in enumerate(plan)]
+    with contextlib.ExitStack() as stack:
+        stream, done = None, {}
+        if records is not None:
+            records = Path(records)
+            records.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(exclusive_lock(records))  # a second writer fails here, at once
+            stream = stack.enter_context(open(records, "ab"))
+            done = _resume(records, plan, runs, chosen, seeds)
+        todo = [[(j, p) for j, p in indexed if any(record_id(label, config.method, s, p.id) not in done for s in seeds)]
+                for label, _, config in plan]
+        if announce:
+            estimate = 0.0
+            for r, ((label, lm, config), row_todo) in enumerate(zip(plan, todo)):
+                if row_todo:
+                    start = time.perf_counter()
+                    (j, problem) = row_todo[0]
+                    _problem_records(lm, task, j, problem, config, seeds, label, chat, runs[r], done, stream)
+                    estimate += (time.perf_counter() - start) * len(row_todo)
+            calls = sum(map(len, todo))
+            print(estimate_line("evaluate", calls, estimate,
+                                f"{len(plan)} model × method rows × {len(indexed)} problems"
+                                f"{f' of shard {shard}' if shard is not None else ''}, {len(seeds)} completions each; "
+                                f"{len(indexed) * len(plan) - calls} already on file"),
+                  file=sys.stderr, flush=True)
+        rows = []
+        for r, (label, lm, config) in enumerate(plan):
+            row = evaluate(lm, task, chosen, config, seeds, label, chat, indices=indices, n_problems=len(problems),
+                           row=r, done=done, stream=stream)
             if progress:
                 print(f"evaluate {label} / {row.sampling}: r*={row.r_star_mean:.3f} r_self={row.r_self_mean:.3f} "
                       f"({row.seconds:.0f} s)", file=sys.stderr, flush=True)
             rows.append(row)
     return rows
+
+
+def _resume(path: Path, plan, runs, problems, seeds) -> dict:
+    """The complete records of ``path`` by ``id`` (a truncated tail cut), checked against this run (see :func:`evaluate_models`)."""
+    numbered = _numbered_records(path, repair=True)
+    row_of = {(label, config.method): r for r, (label, _, config) in enumerate(plan)}
+    for number, record in numbered:
+        r = row_of.get((record.get("model"), record.get("method")))
+        if r is not None and record.get("run") != runs[r]:
+            raise ValueError(f"{path}:{number}: a record made with other settings ({record.get('run')} vs {runs[r]}); "
+                             "use a new --records file")
+    expected = {record_id(label, config.method, s, p.id) for label, _, config in plan for p in problems for s in seeds}
+    _check_ids(path, numbered, expected, "resume with the same --model, --methods, --n, --seeds, --problem-seed, "
+                                         "--task and --shard, or use a new --records file")
+    return {record["id"]: record for _, record in numbered}
 
 
 def _pm(mean: float, sd: float) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -36,6 +37,7 @@ import torch
 from exact._atomic_output import exclusive_lock
 
 from ..methods import SamplerConfig, draw
+from .shards import estimate_line
 from .tasks import Problem, Task
 
 __all__ = [
@@ -108,8 +110,11 @@ def numbered_records(path: str | Path, repair: bool = False) -> list[tuple[int, 
     return records
 
 
-def _check_ids(path: Path, numbered: Sequence[tuple[int, dict]], expected: set[str]) -> None:
-    """``ValueError`` naming file and line for a repeated ``id`` or one that is not among ``expected``."""
+_TEACHER_HINT = "resume with the same --n, --seed and --task, or use a new --out file"
+
+
+def _check_ids(path: Path, numbered: Sequence[tuple[int, dict]], expected: set[str], hint: str = _TEACHER_HINT) -> None:
+    """``ValueError`` naming file and line for a repeated ``id`` or one that is not among ``expected`` (then ``hint``)."""
     first_line: dict[str, int] = {}
     for number, record in numbered:
         record_id = record["id"]
@@ -120,8 +125,7 @@ def _check_ids(path: Path, numbered: Sequence[tuple[int, dict]], expected: set[s
             )
         if record_id not in expected:
             raise ValueError(
-                f"{path}:{number}: id {record_id!r} is not one of this run's {len(expected)} prompts; "
-                "resume with the same --n, --seed and --task, or use a new --out file"
+                f"{path}:{number}: id {record_id!r} is not one of this run's {len(expected)} records; {hint}"
             )
         first_line[record_id] = number
 
@@ -148,11 +152,15 @@ def generate_teacher(
     chat: bool = True,
     problems: Sequence[Problem] | None = None,
     progress: bool = False,
+    announce: bool = False,
 ) -> TeacherSummary:
     """Algorithm 1, lines 3-8: one teacher completion per prompt, appended durably to ``out`` (resumable).
 
-    ``problems`` overrides ``task.problems(n, seed)``.  See the module docstring for
-    the record fields and the resumability guarantee.
+    ``problems`` overrides ``task.problems(n, seed)`` (e.g. one shard of it,
+    :class:`llm.experiments.shards.Shard`).  ``announce``: after the first remaining prompt's
+    draw (the calibration) and before any progress line, print on stderr the number of sampler
+    calls and the estimated time (:func:`llm.experiments.shards.estimate_line`).  See the module
+    docstring for the record fields and the resumability guarantee.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -169,6 +177,8 @@ def generate_teacher(
         _check_ids(out, numbered, {p.id for p in problems})
         done = {record["id"] for _, record in numbered}
         todo = [p for p in problems if p.id not in done]
+        if announce and not todo:
+            print(estimate_line("teacher", 0, None, f"all {len(problems)} already on file"), file=sys.stderr, flush=True)
         written = 0
         for index, problem in enumerate(todo):
             prompt_tokens = encode_prompt(lm, problem.prompt, chat)
@@ -192,6 +202,10 @@ def generate_teacher(
             stream.flush()
             os.fsync(stream.fileno())
             written += 1
+            if announce and index == 0:
+                print(estimate_line("teacher", len(todo), result.seconds * len(todo),
+                                    f"one per prompt; {len(done)} of {len(problems)} already on file"),
+                      file=sys.stderr, flush=True)
             if progress:
                 print(f"teacher {len(done) + index + 1}/{len(problems)} {problem.id} r*={record['true_reward']:.0f} "
                       f"r_self={record['self_reward']:.3f} ({result.seconds:.1f} s)", flush=True)
