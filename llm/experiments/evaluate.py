@@ -49,7 +49,7 @@ from exact._atomic_output import exclusive_lock
 
 from .shards import Shard, estimate_line
 from .tasks import Problem, Task
-from .teacher import _check_ids, _numbered_records, decode_completion, encode_prompt, record_generator
+from .teacher import _check_ids, numbered_records, decode_completion, encode_prompt, record_generator
 
 __all__ = [
     "EvalRow",
@@ -329,7 +329,7 @@ def evaluate_models(
 
 def _resume(path: Path, plan, runs, problems, seeds) -> dict:
     """The complete records of ``path`` by ``id`` (a truncated tail cut), checked against this run (see :func:`evaluate_models`)."""
-    numbered = _numbered_records(path, repair=True)
+    numbered = numbered_records(path, repair=True)
     row_of = {(label, config.method): r for r, (label, _, config) in enumerate(plan)}
     for number, record in numbered:
         r = row_of.get((record.get("model"), record.get("method")))

@@ -91,7 +91,7 @@ def merge_record_files(paths: Sequence[str | Path]) -> list:
     is there.
     """
     from .evaluate import rows_from_records
-    from .teacher import _numbered_records
+    from .teacher import numbered_records
 
     if not paths:
         raise ValueError("merge needs at least one record file")
@@ -100,7 +100,7 @@ def merge_record_files(paths: Sequence[str | Path]) -> list:
     for path in map(Path, paths):
         if not path.exists():
             raise ValueError(f"{path}: no such record file")
-        for number, record in _numbered_records(path, repair=False):
+        for number, record in numbered_records(path, repair=False):
             where = f"{path}:{number}"
             if record["id"] in seen:
                 raise ValueError(f"{where}: duplicate record {record['id']} (first at {seen[record['id']]}); "
