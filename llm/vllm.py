@@ -1,9 +1,10 @@
 """``VLLMModel``: the vLLM engine behind the :class:`llm.LanguageModel` interface, unpatched.
 
-Every sampler of ``llm`` samples its tokens itself from raw base-model
-log-probs (arXiv 2605.04542: the power distribution ``π_α(y | x) ∝ π(y | x)^α``
-and its samplers only need ``log π(· | context)``), so the engine is asked for
-exactly two things through its public API (``vllm.LLM.generate``):
+The samplers use the engine calls of :mod:`llm.model` (``extend``, ``serve``, ``top_k``,
+``score``).  This backend still gets ``extend``/``serve``/``top_k`` from the generic
+:class:`llm.stepwise.StepwiseEngine`, which samples every token itself from the full raw
+next-token row (arXiv 2605.04542: the power samplers only need ``log π(· | context)``), so
+the engine is asked for exactly two things through its public API (``vllm.LLM.generate``):
 
 * next-token log-probs of a batch of contexts: one request per context with
   ``SamplingParams(max_tokens=1, logprobs=V)`` -- the whole vocabulary, raw
@@ -53,6 +54,7 @@ from typing import Any, Sequence
 import torch
 
 from .model import DecodeState, ForwardCounter
+from .stepwise import StepwiseEngine
 
 __all__ = ["INSTALL_HINT", "VLLMModel", "VLLMRaggedBatch", "VLLMState", "default_hf_dir", "load_engine"]
 
@@ -125,7 +127,7 @@ def _on_cpu(vllm) -> bool:
         return False
 
 
-class VLLMModel:
+class VLLMModel(StepwiseEngine):
     """A vLLM engine (``vllm.LLM``) behind :class:`llm.LanguageModel` (see the module docstring).
 
     ``model``: a Hugging Face directory or hub name; ``None``: the default model, converted once
