@@ -74,12 +74,13 @@ def test_extend_respects_quotas_and_finished_rows(model):
 
 
 def test_per_row_generators_make_draws_independent_of_batching(model):
-    """Row ``i`` drawn with its own generator: the same tokens in a batch of 5 and on its own."""
+    """Row ``i`` drawn with its own generator: the same tokens in a batch of 12 and on its own (τ = 2: flat
+    conditionals, so rows drawn with another row's generator would differ)."""
     lm, prompt = model
-    seeds = [3, 1, 4, 1, 5]
-    together = lm.extend(lm.start([prompt] * 5), 3, [torch.Generator().manual_seed(s) for s in seeds], 0.7)
+    seeds = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8]
+    together = lm.extend(lm.start([prompt] * len(seeds)), 3, [torch.Generator().manual_seed(s) for s in seeds], 2.0)
     for i, seed in enumerate(seeds):
-        alone = lm.extend(lm.start([prompt]), 3, [torch.Generator().manual_seed(seed)], 0.7)
+        alone = lm.extend(lm.start([prompt]), 3, [torch.Generator().manual_seed(seed)], 2.0)
         width = alone.tokens.shape[1]
         assert together.tokens[i, :width].tolist() == alone.tokens[0].tolist()
         assert together.tokens[i, width:].eq(EOS).all()
