@@ -2,7 +2,7 @@
 
 * :mod:`llm.model` -- the one engine interface (:class:`LanguageModel`: ``extend``, ``serve``, ``top_k``,
   ``score``; :class:`DecodeState`) with its contract; :mod:`llm.stepwise` -- its generic implementation
-  on a decode state's next-token row (HF and toys inherit it, vLLM overrides it);
+  on a decode state's next-token row (HF and toys inherit it; :class:`VLLMModel` answers the calls natively);
 * :class:`HFModel` (any Hugging Face causal LM; default SmolLM2-135M-Instruct, offline),
   :class:`VLLMModel` (the vLLM engine, in an environment of its own: ``make test-vllm``)
   and :class:`ToyModel` (any ``exact`` model) implement it;

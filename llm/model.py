@@ -56,7 +56,7 @@ next to the proposal's ``log q`` where a temperature was applied: the two are ne
 **One generic implementation** (:class:`llm.stepwise.StepwiseEngine`) gives the engine calls
 to any model whose states offer ``logprobs()``: it samples each token from the tempered row
 with :func:`sample_from_logprobs` (one uniform per row), which is how HF and the toys draw.
-A backend with a native sampler (vLLM) overrides ``extend``, ``serve`` and ``top_k``.
+A backend with a native sampler implements ``extend``, ``serve`` and ``top_k`` itself (:class:`llm.VLLMModel`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 :class:`StepwiseEngine` is the one generic implementation of ``extend``, ``serve`` and
 ``top_k`` for any model whose :class:`llm.DecodeState` offers ``logprobs()`` (the raw row
 ``log π(· | context)``): :class:`llm.HFModel` and :class:`llm.ToyModel` inherit it, and a
-backend with a native sampler (vLLM) overrides it.  Each step pushes one token per live
+backend with a native sampler (:class:`llm.VLLMModel`) implements them itself.  Each step pushes one token per live
 row, tempers the row (:func:`llm.temper`) and draws the token by inverse CDF with one
 uniform per row (:func:`llm.sample_from_logprobs`) from the caller's generator -- the same
 draws, in the same order, as the samplers made before the interface existed, so seeded
