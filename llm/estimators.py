@@ -18,7 +18,9 @@ With ``M`` rollouts ``z^{(r)} ~ q_a`` (all ``K·M`` decoded as one batch):
 
 Standard errors of derived values use the delta method in ``log ζ̂``
 (``var(log ζ̂_a) ≈ se(ζ̂_a)²/ζ̂_a²``, candidates independent), by central
-differences.  Log-probs used are raw base log-probs throughout.
+differences.  Log-probs used are raw base log-probs throughout.  The model is asked only for
+the top-K next tokens and the rollouts (the engine calls ``top_k`` and ``extend`` of
+:mod:`llm.model`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 from exact import check_alpha
 
 from .model import LanguageModel
-from .samplers.common import resolve_max_new_tokens, rollout_suffix_logprobs, top_candidates
+from .samplers.common import resolve_max_new_tokens, rollout_suffix_logprobs
 
 __all__ = ["PowerConditionalEstimate", "SISEstimate", "estimate_one_step_sis", "estimate_power_conditional"]
 
@@ -81,13 +83,13 @@ def _delta_se(fn: Callable[[torch.Tensor], torch.Tensor], log_zeta: torch.Tensor
     return var.sqrt()
 
 
-def _rollout_log_zeta(lm, state, candidates, alpha, M, h, generator, eos):
+def _rollout_log_zeta(lm, state, candidates, alpha, M, h, generator):
     """``log ζ̂`` and its delta-method SE for each candidate from ``M`` rollouts of ``h`` tokens."""
     K = len(candidates)
     if h <= 0:
         zeros = torch.zeros(K, dtype=torch.float64)
         return zeros, zeros.clone()
-    suffix, _ = rollout_suffix_logprobs(state.fork([0] * (K * M)), candidates, M, h, generator, eos)
+    suffix, _ = rollout_suffix_logprobs(lm, state.fork([0] * (K * M)), candidates, M, h, generator)
     log_w = (alpha - 1.0) * suffix  # log q_a(z)^{α-1}
     log_zeta = torch.logsumexp(log_w, 1) - math.log(M)
     w = torch.exp(log_w - log_zeta[:, None])  # ratios to the mean
@@ -111,10 +113,10 @@ def estimate_power_conditional(
     prompt = [int(i) for i in prompt]
     steps = resolve_max_new_tokens(lm, len(prompt), max_new_tokens)
     state = lm.start([prompt])
-    lp = state.logprobs()[0].to(torch.float64)
-    candidates = top_candidates(lp, top_k)
-    log_zeta, log_zeta_se = _rollout_log_zeta(lm, state, candidates, alpha, n_rollouts, steps - 1, generator, lm.eos_token_id)
-    log_c = alpha * lp[candidates]
+    candidates, candidate_logprobs = lm.top_k(state, top_k)[0]  # engine calls only: top-K, then rollouts
+    candidate_logprobs = candidate_logprobs.to(torch.float64)
+    log_zeta, log_zeta_se = _rollout_log_zeta(lm, state, candidates, alpha, n_rollouts, steps - 1, generator)
+    log_c = alpha * candidate_logprobs
     temperature = torch.softmax(log_c, 0)
 
     def power(lz):
@@ -123,7 +125,7 @@ def estimate_power_conditional(
     renyi = log_zeta / (1.0 - alpha) if alpha != 1.0 else torch.full_like(log_zeta, float("nan"))
     renyi_se = log_zeta_se / abs(1.0 - alpha) if alpha != 1.0 else torch.full_like(log_zeta, float("nan"))
     return PowerConditionalEstimate(
-        candidates, torch.exp(lp[candidates]), temperature, power(log_zeta), _delta_se(power, log_zeta, log_zeta_se),
+        candidates, torch.exp(candidate_logprobs), temperature, power(log_zeta), _delta_se(power, log_zeta, log_zeta_se),
         log_zeta, log_zeta_se, renyi, renyi_se, float(alpha), n_rollouts,
     )
 

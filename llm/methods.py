@@ -23,12 +23,14 @@ and the ``n`` completions are i.i.d. like every other method's (one run resample
 times would repeat particles).  Its law tends to ``π_α`` as ``N → ∞``; at finite ``N`` it
 is that of ``exact.power_smc``'s runs with the same rule (when no intermediate
 resampling happens, as on a two-token horizon with the tempered proposal, it is
-``exact.sir_output_distribution`` with the ``"temperature"`` proposal).  ``info`` holds
-each run's ``log_evidence`` (``log Ẑ``) and ``n_resamples``.  The cost fields add up over
-the ``n`` runs.
+``exact.sir_output_distribution`` with the ``"temperature"`` proposal).  The result,
+:class:`llm.SMCDraws`, keeps every run (:class:`llm.SMCCompletions`: its weighted
+particles, ``log Ẑ`` and resampling count) and gives each run's ``log_evidence`` and
+``n_resamples``.  The cost fields add up over the ``n`` runs.
 
-The scalable sampler already returns ``n`` independent completions; ``info`` holds
-``sampling_logprobs`` as :func:`llm.sample_power_scalable` documents.
+Every method returns its sampler's typed result (:class:`llm.TemperatureCompletions`,
+:class:`llm.MHCompletions`, :class:`llm.ScalableCompletions`, :class:`llm.SMCDraws`,
+:class:`llm.BestOfNCompletions`), each a :class:`llm.Completions`.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ import torch
 
 from exact._validate import alpha_argument, check_alpha, count_argument, integer_argument
 
-from .model import LanguageModel, sample_from_logprobs
+from .model import LanguageModel
 from .samplers import (
     Completions,
+    SMCDraws,
     sample_best_of_n,
     sample_power_inf,
     sample_power_mh,
@@ -148,22 +151,22 @@ def _power_scalable(lm, prompt, n, c, generator, progress):
     )
 
 
-def _power_smc(lm, prompt, n, c, generator, progress):
+def _power_smc(lm, prompt, n, c, generator, progress) -> SMCDraws:
     """``n`` independent Power-SMC runs, each giving one particle drawn by its final weight (module docstring)."""
-    tokens, logprobs, log_evidence, n_resamples = [], [], [], []
-    calls = forward = required = 0
-    seconds = 0.0
+    runs, picks = [], []
     for _ in range(n):
         run = sample_power_smc(lm, prompt, c.particles, c.alpha, generator, c.max_new_tokens)
-        pick = int(sample_from_logprobs(torch.log_softmax(run.info["log_weights"], 0)[None], generator)[0])
-        tokens.append(run.tokens[pick])
-        logprobs.append(run.logprobs[pick])
-        log_evidence.append(run.info["log_evidence"])
-        n_resamples.append(run.info["n_resamples"])
-        calls, forward, required = calls + run.model_calls, forward + run.forward_tokens, required + run.required_tokens
-        seconds += run.seconds
-    info = {"log_evidence": torch.tensor(log_evidence, dtype=torch.float64), "n_resamples": n_resamples}
-    return Completions(tokens, logprobs, calls, forward, required, seconds, info)
+        runs.append(run)
+        picks.append(run.pick(generator))
+    return SMCDraws(
+        [run.tokens[i] for run, i in zip(runs, picks)],
+        [run.logprobs[i] for run, i in zip(runs, picks)],
+        sum(run.model_calls for run in runs),
+        sum(run.forward_tokens for run in runs),
+        sum(run.required_tokens for run in runs),
+        sum(run.seconds for run in runs),
+        runs=tuple(runs),
+    )
 
 
 def _best_of_n(lm, prompt, n, c, generator, progress):

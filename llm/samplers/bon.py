@@ -11,6 +11,7 @@ are ranked by their mean, not their total, log-probability
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -19,7 +20,20 @@ from ..model import LanguageModel
 from .basic import sample_temperature
 from .common import Completions
 
-__all__ = ["sample_best_of_n"]
+__all__ = ["BestOfNCompletions", "sample_best_of_n"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BestOfNCompletions(Completions):
+    """:class:`Completions` of self-reward Best-of-N.
+
+    ``candidate_rewards``: ``(n, N)`` length-normalised self-rewards of every candidate
+    (output ``i`` is the argmax of row ``i``); ``n_candidates`` ``N``; ``temperature`` of the candidates.
+    """
+
+    candidate_rewards: torch.Tensor
+    n_candidates: int
+    temperature: float
 
 
 def sample_best_of_n(
@@ -30,21 +44,22 @@ def sample_best_of_n(
     generator: torch.Generator,
     temperature: float = 1.0,
     max_new_tokens: int | None = None,
-) -> Completions:
-    """``n`` self-reward Best-of-``N`` completions; ``info["candidate_rewards"]`` is ``(n, N)``."""
+) -> BestOfNCompletions:
+    """``n`` self-reward Best-of-``N`` completions (the ``n·N`` candidates: one ``sample_temperature`` batch)."""
     if n_candidates < 1:
         raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
     pool = sample_temperature(lm, prompt, n * n_candidates, temperature, generator, max_new_tokens)
     rewards = pool.mean_logprob.view(n, n_candidates)
     best = torch.argmax(torch.nan_to_num(rewards, nan=-torch.inf), dim=1)
     index = [i * n_candidates + int(b) for i, b in enumerate(best)]
-    info = {"candidate_rewards": rewards, "n_candidates": n_candidates, "temperature": temperature}
-    return Completions(
+    return BestOfNCompletions(
         [pool.tokens[i] for i in index],
         [pool.logprobs[i] for i in index],
         pool.model_calls,
         pool.forward_tokens,
         pool.required_tokens,
         pool.seconds,
-        info,
+        candidate_rewards=rewards,
+        n_candidates=n_candidates,
+        temperature=float(temperature),
     )

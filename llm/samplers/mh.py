@@ -40,15 +40,18 @@ Every chain has its own generator (seeded from ``generator``), so a chain's
 output is the same whether chains run one after another or all at once.
 
 Scheduling: a chain is a coroutine of decode requests (block extension, then
-one proposal after another); :func:`llm.samplers.common.run_requests` serves
-them one chain at a time, or all chains by continuous batching, where a chain
-whose proposal has finished accepts or rejects it and joins the next step with
-its next proposal while the others are still decoding theirs.
+one proposal after another), each request "continue this state by up to ``n``
+tokens at temperature ``1/α``"; the model's ``serve`` call (:mod:`llm.model`)
+answers them with the sampled tokens, their raw ``log π`` and their proposal
+``log p_prop``: one chain at a time, or all chains by continuous batching, where
+a chain whose proposal has finished accepts or rejects it and joins the next step
+with its next proposal while the others are still decoding theirs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -58,9 +61,21 @@ from exact import check_alpha
 from exact.samplers.mh import GREEDY_TIE_LOG_TOL
 
 from ..model import LanguageModel
-from .common import Completions, Request, Timer, resolve_max_new_tokens, run_requests
+from .common import Completions, Request, Timer, resolve_max_new_tokens
 
-__all__ = ["sample_power_mh", "sample_power_inf"]
+__all__ = ["MHCompletions", "sample_power_mh", "sample_power_inf"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MHCompletions(Completions):
+    """:class:`Completions` of ``n`` MH chains (one completion per chain).
+
+    ``acceptance_rate``: accepted / proposed moves over all chains (NaN without proposals);
+    ``proposals``: the number of proposed moves.
+    """
+
+    acceptance_rate: float
+    proposals: int
 
 
 def _check(alpha: float, block_size: int, n_mcmc: int) -> None:
@@ -85,16 +100,15 @@ def sample_power_mh(
     reuse_cache: bool = True,
     progress: bool | None = None,
     batch_chains: bool = True,
-) -> Completions:
+) -> MHCompletions:
     """``n`` independent MH chains targeting ``π(y | x)^α`` (Algorithm 2); see the module docstring.
 
     Each chain draws from its own ``torch.Generator`` seeded from ``generator``, so
     its output does not depend on how chains are scheduled.  With ``batch_chains``
-    (and a model offering ``ragged_batch()``, i.e. :class:`llm.HFModel`) all chains
-    run at once by continuous batching (:func:`run_requests`): each step decodes one
-    token for every live proposal, and a chain whose proposal is done decides, draws
-    its next ``m`` and rejoins the batch at once -- no padding is ever decoded.
-    ``info``: ``acceptance_rate`` (accepted / proposed moves), ``proposals``.
+    all chains' requests go to the model's ``serve`` at once (on :class:`llm.HFModel`:
+    continuous batching; each step decodes one token for every live proposal, and a
+    chain whose proposal is done decides, draws its next ``m`` and rejoins the batch at
+    once -- no padding is ever decoded).
     """
     _check(alpha, block_size, n_mcmc)
     if n < 1:
@@ -110,17 +124,17 @@ def sample_power_mh(
         root = None
         if reuse_cache:
             root = lm.start([prompt])
-            root.logprobs()  # prefill the prompt once for all chains
+            root.prefill()  # the prompt once, for all chains
         tasks = [
             (c.run(lm, prompt, root, alpha, block_size, n_mcmc, steps, greedy, bar), c.generator) for c in chains
         ]
-        run_requests(lm, tasks, temperature, lm.eos_token_id, batched=reuse_cache and batch_chains)
+        lm.serve(tasks, temperature, batched=reuse_cache and batch_chains)
     proposed = sum(c.proposed for c in chains)
     accepted = sum(c.accepted for c in chains)
-    info = {"acceptance_rate": accepted / proposed if proposed else float("nan"), "proposals": proposed}
-    return Completions(
+    return MHCompletions(
         [c.y for c in chains], [torch.tensor(c.raw, dtype=torch.float64) for c in chains],
-        timer.calls, timer.tokens, len(prompt) + sum(c.sampled for c in chains), timer.seconds, info,
+        timer.calls, timer.tokens, len(prompt) + sum(c.sampled for c in chains), timer.seconds,
+        acceptance_rate=accepted / proposed if proposed else float("nan"), proposals=proposed,
     )
 
 
@@ -199,7 +213,7 @@ def sample_power_inf(
     reuse_cache: bool = True,
     progress: bool | None = None,
     batch_chains: bool = True,
-) -> Completions:
+) -> MHCompletions:
     """Power(∞) (Algorithm 2, line 10): proposals at temperature ``1/α``, accepted iff ``π(y' | x) > π(y | x)``."""
     return sample_power_mh(
         lm, prompt, n, alpha, generator, block_size, n_mcmc, max_new_tokens, greedy=True,

@@ -25,10 +25,15 @@ weight is the product of its own tokens' probabilities (the sum of log-probs,
 never a per-token mean, which targets a different law).
 ``reuse_cache=False`` is the naive reference that re-encodes prompt + prefix +
 candidate for every rollout; it consumes the generator identically.
+
+Engine calls per step (:mod:`llm.model`): one ``top_k`` (the candidates and their raw
+``log π``) and one ``extend`` of the ``K·M`` rollouts at temperature 1 -- never a
+full-vocabulary row.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -37,9 +42,24 @@ from tqdm.auto import tqdm
 from exact import check_alpha
 
 from ..model import LanguageModel, sample_from_logprobs
-from .common import Completions, Timer, resolve_max_new_tokens, rollout_suffix_logprobs, top_candidates
+from .common import Completions, Timer, resolve_max_new_tokens, rollout_suffix_logprobs
 
-__all__ = ["jackknife_probabilities", "sample_power_scalable"]
+__all__ = ["ScalableCompletions", "jackknife_probabilities", "sample_power_scalable"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalableCompletions(Completions):
+    """:class:`Completions` of the scalable power sampler.
+
+    ``sampling_logprobs[i]``: ``log p̂(y_t)`` of each token under the estimated candidate
+    distribution it was actually drawn from (plain or jackknife); ``top_k`` ``K``,
+    ``n_rollouts`` ``M`` and ``jackknife`` as run.
+    """
+
+    sampling_logprobs: list[torch.Tensor]
+    top_k: int
+    n_rollouts: int
+    jackknife: bool
 
 
 def jackknife_probabilities(log_values: torch.Tensor, jackknife: bool = True) -> torch.Tensor:
@@ -70,10 +90,10 @@ def sample_power_scalable(
     max_new_tokens: int | None = None,
     reuse_cache: bool = True,
     progress: bool | None = None,
-) -> Completions:
+) -> ScalableCompletions:
     """``n`` completions from the scalable power sampler (see the module docstring).
 
-    ``rollout_horizon`` ``H`` (``None``: to ``max_new_tokens``); ``info["sampling_logprobs"]``
+    ``rollout_horizon`` ``H`` (``None``: to ``max_new_tokens``); ``sampling_logprobs``
     holds ``log p̂(y_t)`` of the distribution each token was actually drawn from.
     """
     check_alpha(alpha)
@@ -93,7 +113,7 @@ def sample_power_scalable(
     with Timer(lm) as timer:
         root = lm.start([prompt])
         if reuse_cache:
-            root.logprobs()
+            root.prefill()
         bar = tqdm(total=n * steps, disable=not show, desc="power-scalable", leave=False)
         for _ in range(n):
             state = root.fork()
@@ -103,25 +123,24 @@ def sample_power_scalable(
             for t in range(steps):
                 if not reuse_cache:
                     state = lm.start([prompt + y])
-                lp = state.logprobs()[0].to(torch.float64)  # (V,)
+                candidates, candidate_logprobs = lm.top_k(state, top_k)[0]  # (K,), raw log π of each
                 required += 1
-                candidates = top_candidates(lp, top_k)  # (K,)
                 K, M = len(candidates), n_rollouts
                 h = min(horizon, steps - t - 1)
-                log_x = (alpha * lp[candidates])[None, :].expand(M, K).clone()  # (M, K)
+                log_x = (alpha * candidate_logprobs.to(torch.float64))[None, :].expand(M, K).clone()  # (M, K)
                 if h > 0 and K > 1:
                     if reuse_cache:
                         rollouts = state.fork([0] * (K * M))
                     else:
                         rollouts = lm.start([prompt + y] * (K * M))
-                    suffix, sampled = rollout_suffix_logprobs(rollouts, candidates, M, h, generator, eos)
+                    suffix, sampled = rollout_suffix_logprobs(lm, rollouts, candidates, M, h, generator)
                     required += sampled
                     log_x = log_x + (alpha - 1.0) * suffix.T  # (M, K): the r-th rollouts form the r-th draw
                 probs = jackknife_probabilities(log_x, jackknife) if K > 1 else torch.ones(1, dtype=torch.float64)
                 k = int(sample_from_logprobs(torch.log(probs)[None, :], generator)[0])
                 token = int(candidates[k])
                 y.append(token)
-                raw.append(float(lp[token]))
+                raw.append(float(candidate_logprobs[k]))
                 chosen.append(float(torch.log(probs[k])))
                 state.append(torch.tensor([token]))
                 bar.update(1)
@@ -132,5 +151,7 @@ def sample_power_scalable(
             logprobs_out.append(torch.tensor(raw, dtype=torch.float64))
             sampling_out.append(torch.tensor(chosen, dtype=torch.float64))
         bar.close()
-    info = {"sampling_logprobs": sampling_out, "top_k": top_k, "n_rollouts": n_rollouts, "jackknife": jackknife}
-    return Completions(tokens_out, logprobs_out, timer.calls, timer.tokens, required, timer.seconds, info)
+    return ScalableCompletions(
+        tokens_out, logprobs_out, timer.calls, timer.tokens, required, timer.seconds,
+        sampling_logprobs=sampling_out, top_k=top_k, n_rollouts=n_rollouts, jackknife=jackknife,
+    )

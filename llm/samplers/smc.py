@@ -2,9 +2,11 @@
 
 ``N`` particles are decoded as one batch from a prompt prefilled once.  At step
 ``t`` each particle draws ``y_t ~ q_t ∝ π(· | x, y_<t)^β`` (``β = α`` by default,
-i.e. temperature ``1/α``) and its log-weight gains
+i.e. temperature ``1/α``) -- one 1-token ``extend`` call at temperature ``1/β``,
+which reports ``raw = log π(y_t | ·)`` and ``processed = log q_t(y_t)`` -- and its
+log-weight gains
 
-    log w_t = α log π(y_t | x, y_<t) - log q_t(y_t)
+    log w_t = α log π(y_t | x, y_<t) - log q_t(y_t) = α·raw - processed
 
 (for ``β = α`` this is ``log Σ_v π(v | x, y_<t)^α``), so the weights target the
 intermediate distributions ``γ_t(y_{1:t}) = π(y_{1:t} | x)^α``.  When the ESS
@@ -29,16 +31,60 @@ support unreachable, whatever the weights.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 from exact import check_alpha
 
-from ..model import LanguageModel, sample_from_logprobs, temper
+from ..model import LanguageModel, sample_from_logprobs
 from .common import Completions, Timer, resolve_max_new_tokens, trim
 
-__all__ = ["ess", "sample_power_smc", "systematic_resample"]
+__all__ = ["SMCCompletions", "SMCDraws", "ess", "sample_power_smc", "systematic_resample"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SMCCompletions(Completions):
+    """One Power-SMC run: its ``N`` weighted particles ``(y_i, W_i)`` (``tokens``, ``logprobs``) and evidence.
+
+    ``log_weights``: final unnormalised log-weights ``(N,)`` (``W = softmax(log_weights)``);
+    ``log_evidence``: ``log Ẑ``, with ``Ẑ`` unbiased for ``Z_α = Σ_y π(y | x)^α``;
+    ``n_resamples``: resampling events; ``ess``: the ESS after each step, before resampling.
+    """
+
+    log_weights: torch.Tensor
+    log_evidence: float
+    n_resamples: int
+    ess: list[float]
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """Normalised final weights ``W_i``, float64 ``(N,)``."""
+        return torch.softmax(self.log_weights.to(torch.float64), 0)
+
+    def pick(self, generator: torch.Generator) -> int:
+        """Index ``I`` of one particle with ``P(I = i) = W_i`` (one uniform from ``generator``)."""
+        return int(sample_from_logprobs(torch.log_softmax(self.log_weights, 0)[None], generator)[0])
+
+
+@dataclass(frozen=True, kw_only=True)
+class SMCDraws(Completions):
+    """``n`` completions, completion ``j`` one particle of the ``j``-th independent Power-SMC run drawn by
+    its final weight (:meth:`SMCCompletions.pick`); ``runs`` keeps every run's weighted particles and
+    evidence.  The cost fields add up over the runs."""
+
+    runs: tuple[SMCCompletions, ...]
+
+    @property
+    def log_evidence(self) -> torch.Tensor:
+        """``log Ẑ`` of each run, float64 ``(n,)``."""
+        return torch.tensor([run.log_evidence for run in self.runs], dtype=torch.float64)
+
+    @property
+    def n_resamples(self) -> list[int]:
+        """Resampling events of each run."""
+        return [run.n_resamples for run in self.runs]
 
 
 def ess(log_weights: torch.Tensor) -> float:
@@ -66,15 +112,12 @@ def sample_power_smc(
     ess_threshold: float = 0.5,
     proposal_alpha: float | None = None,
     reuse_cache: bool = True,
-) -> Completions:
-    """Run Power-SMC once; returns all ``N`` particles.
+) -> SMCCompletions:
+    """Run Power-SMC once; returns all ``N`` weighted particles and the evidence (:class:`SMCCompletions`).
 
     ``reuse_cache=False`` is the naive reference for ``bench llm``: the prompt is
     encoded once per particle and, after each resampling, every particle's
     prompt + prefix is re-encoded instead of reordering the cache (same draws, same output).
-
-    ``info``: ``log_weights`` (final, unnormalised, ``(N,)``), ``log_evidence`` (``log Ẑ``),
-    ``n_resamples``, ``ess`` (per step, before resampling).
     """
     check_alpha(alpha)
     if n_particles < 1:
@@ -89,7 +132,7 @@ def sample_power_smc(
     with Timer(lm) as timer:
         if reuse_cache:
             state = lm.start([prompt])
-            state.logprobs()  # prefill once, share the cache across the N particles
+            state.prefill()  # once, then the N particles share the prompt's cache
             state = state.fork([0] * N)
         else:
             state = lm.start([prompt] * N)
@@ -102,21 +145,14 @@ def sample_power_smc(
         for t in range(steps):
             if bool(done.all()):
                 break
-            lp = state.logprobs().to(torch.float64)
-            proposal = temper(lp, 1.0 / beta)
-            token = sample_from_logprobs(proposal, generator)
-            raw_t = lp.gather(-1, token[:, None]).squeeze(-1)
-            increment = alpha * raw_t - proposal.gather(-1, token[:, None]).squeeze(-1)
-            sampled += int((~done).sum())
-            if eos is not None:
-                token = torch.where(done, torch.full_like(token, eos), token)
-            raw_t = torch.where(done, torch.zeros_like(raw_t), raw_t)
-            log_w = log_w + torch.where(done, torch.zeros_like(increment), increment)
-            state.append(token)
-            tokens = torch.cat([tokens, token[:, None]], 1)
+            # one token per particle from q_t ∝ π^β; finished particles decode nothing (raw = processed = 0)
+            out = lm.extend(state, 1, generator, 1.0 / beta, finished=done)
+            sampled += out.sampled
+            raw_t = out.raw[:, 0]
+            log_w = log_w + (alpha * raw_t - out.processed[:, 0])
+            tokens = torch.cat([tokens, out.tokens], 1)
             raw = torch.cat([raw, raw_t[:, None]], 1)
-            if eos is not None:
-                done = done | (token == eos)
+            done = out.finished
             current = ess(log_w)
             history.append(current)
             last = t == steps - 1 or bool(done.all())
@@ -132,5 +168,7 @@ def sample_power_smc(
                 n_resamples += 1
         log_evidence += float(torch.logsumexp(log_w, 0)) - math.log(N)
     out_tokens, out_logprobs = trim(tokens, raw, eos)
-    info = {"log_weights": log_w, "log_evidence": log_evidence, "n_resamples": n_resamples, "ess": history}
-    return Completions(out_tokens, out_logprobs, timer.calls, timer.tokens, len(prompt) + sampled, timer.seconds, info)
+    return SMCCompletions(
+        out_tokens, out_logprobs, timer.calls, timer.tokens, len(prompt) + sampled, timer.seconds,
+        log_weights=log_w, log_evidence=log_evidence, n_resamples=n_resamples, ess=history,
+    )

@@ -7,9 +7,14 @@ OpenMP threads per process made a forward pass ~15x slower and a (4, 3)
 """
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+# helper modules of these tests (``native_engine``) import by name, like tests/reference_law.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 THREADS = int(os.environ.get("LLM_TEST_THREADS", "1"))

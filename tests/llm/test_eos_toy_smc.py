@@ -54,10 +54,10 @@ def llm_runs(eos_toy):
     try:
         for _ in range(N_LLM):
             out = llm.sample_power_smc(lm, [], N_PARTICLES, ALPHA, generator, ess_threshold=ESS_THRESHOLD)
-            pick = int(llm.sample_from_logprobs(out.info["log_weights"][None, :], generator)[0])
+            pick = int(llm.sample_from_logprobs(out.log_weights[None, :], generator)[0])
             outputs.append(out.tokens[pick])
-            resamples.append(out.info["n_resamples"])
-            evidence.append(out.info["log_evidence"])
+            resamples.append(out.n_resamples)
+            evidence.append(out.log_evidence)
     finally:
         torch.set_num_threads(previous)
     return outputs, np.array(resamples), np.array(evidence)

@@ -7,6 +7,10 @@ Backends (the ``backend`` fixture):
 * ``hf`` -- ``llm.HFModel`` on ``llm.audit.tiny_causal_lm(3, horizon=3, eos_token_id=2, seed=0)``,
   a real transformers Llama (its own forward and KV cache) whose law after the prompt ``(0,)`` is
   enumerated exactly (``|y| = 1, 2, 3`` with probabilities 0.24, 0.12, 0.64).
+* ``native`` -- the same toy behind tests/llm/native_engine.py's ``NativeToy``: the engine calls
+  (``extend``, ``serve``, ``top_k``, ``score``) implemented natively, with no full-vocabulary row
+  (reading one raises), its own token draws and its own request scheduling -- what a serving engine
+  offers; it shows the samplers need nothing else;
 * ``vllm`` -- ``llm.VLLMModel``: the vLLM engine serving a tiny Llama saved to disk
   (``VLLM_TINY`` in tests/llm/vllm_reference.py: the same construction at hidden size 64, for the
   head sizes vLLM's CPU attention takes), its exact law enumerated by the HF backend on the same
@@ -43,6 +47,7 @@ from exact.samplers import (
     smc_output_distribution,
     temperature_output_distribution,
 )
+from native_engine import NativeToy
 from reference_law import pooled_check
 
 P_MIN = 1e-3
@@ -56,11 +61,11 @@ class Backend(NamedTuple):
     prompt: list[int]
 
 
-@pytest.fixture(scope="module", params=["toy", "hf", pytest.param("vllm", marks=pytest.mark.vllm)])
+@pytest.fixture(scope="module", params=["toy", "native", "hf", pytest.param("vllm", marks=pytest.mark.vllm)])
 def backend(request) -> Backend:
-    if request.param == "toy":
+    if request.param in ("toy", "native"):
         model = exact.TabularAR.random(3, T, seed=13, eos_token_id=EOS)
-        return Backend(model, llm.ToyModel(model), [])
+        return Backend(model, llm.ToyModel(model) if request.param == "toy" else NativeToy(model), [])
     if request.param == "vllm":  # the session's one engine (conftest); skipped where vLLM is not installed
         reference, exact_model, engine = request.getfixturevalue("vllm_tiny")
         return Backend(exact_model, engine, reference.prompt)
@@ -172,7 +177,7 @@ def test_power_smc_matches_its_exact_law(backend):
     outputs = []
     for _ in range(400):
         out = llm.sample_power_smc(lm, prompt, 4, 2.0, gen, max_new_tokens=T, ess_threshold=0.95)
-        outputs.append(out.tokens[int(llm.sample_from_logprobs(out.info["log_weights"][None, :], gen)[0])])
+        outputs.append(out.tokens[int(llm.sample_from_logprobs(out.log_weights[None, :], gen)[0])])
     runs = power_smc(model, 2.0, 4, 100_000, np.random.default_rng(13), ess_threshold=0.95)
     reference = smc_output_distribution(runs, model.vocab_sizes)
     flat = np.ravel_multi_index(tuple(exact.pad_completions(outputs, T, EOS).T), model.vocab_sizes)

@@ -41,7 +41,7 @@ def test_power_smc_completions_follow_the_exact_sir_law_on_a_two_token_horizon()
     out = draw(llm.ToyModel(model), [], 300, SamplerConfig("power-smc", 4.0, None, particles=2), torch.Generator().manual_seed(0))
     law = sir_output_distribution(model, 4.0, 2, "temperature").probabilities
     assert chi_square_pvalue(np.array(out.tokens), law) > 1e-3
-    assert out.info["log_evidence"].shape == (300,) and out.info["n_resamples"] == [0] * 300
+    assert out.log_evidence.shape == (300,) and out.n_resamples == [0] * 300
 
 
 def test_power_scalable_gets_every_setting_of_the_config():

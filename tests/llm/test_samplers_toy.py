@@ -93,7 +93,7 @@ def test_standard_and_temperature_chi_square(toy):
     assert chi_square_pvalue(np.array(out.tokens), toy.joint()) > P_MIN
     out = llm.sample_temperature(lm, [], 3000, 0.5, torch.Generator().manual_seed(1))
     assert chi_square_pvalue(np.array(out.tokens), temperature_law(toy.joint(), 0.5)) > P_MIN
-    for tokens, raw, proc in zip(out.tokens[:20], out.logprobs, out.info["processed_logprobs"]):
+    for tokens, raw, proc in zip(out.tokens[:20], out.logprobs, out.processed_logprobs):
         assert float(raw.sum()) == pytest.approx(float(toy.log_prob(np.array([tokens]))[0]), abs=1e-12)
         assert float(proc.sum()) == pytest.approx(math.log(temperature_law(toy.joint(), 0.5)[tuple(tokens)]), abs=1e-10)
 
@@ -137,11 +137,11 @@ def test_smc_evidence_and_weighted_particles_are_unbiased(toy, proposal_alpha, e
     resampled = 0
     for r in range(R):
         out = llm.sample_power_smc(lm, [], 4, alpha, generator, ess_threshold=ess_threshold, proposal_alpha=proposal_alpha)
-        z_hat[r] = math.exp(out.info["log_evidence"])
-        W = torch.softmax(out.info["log_weights"], 0).numpy()
+        z_hat[r] = math.exp(out.log_evidence)
+        W = torch.softmax(out.log_weights, 0).numpy()
         for tokens, w in zip(out.tokens, W):
             cell[(r,) + tuple(tokens)] += z_hat[r] * w
-        resampled += out.info["n_resamples"] > 0
+        resampled += out.n_resamples > 0
     if proposal_alpha == 1.0 and ess_threshold == 0.9:
         assert resampled > R // 4  # the resampling path is exercised
     elif ess_threshold == 0.5:

@@ -117,3 +117,34 @@ def test_the_counter_counts_engine_calls(vllm_tiny):
     engine.next_token_logprobs([hf.prompt] * 4)
     after = engine.counter.snapshot()
     assert after[0] == calls + 1 and tokens < after[1] <= tokens + 4
+
+
+@pytest.mark.vllm
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_extend_samples_natively_and_reports_raw_and_processed_logprobs(vllm_tiny, temperature):
+    """``extend`` (one ``generate`` call, plus one scoring call at τ ≠ 1): rows stop at EOS (kept); ``raw`` is the
+    HF backend's score of the sampled tokens; ``processed`` its next-token row tempered by hand; the same
+    per-row seeds give the same tokens; ``top_k`` lists the HF row's most probable tokens."""
+    hf, _, engine = vllm_tiny
+    prompt, eos, T = hf.prompt, hf.eos_token_id, hf.horizon_tokens
+    generators = lambda: [torch.Generator().manual_seed(i) for i in range(24)]  # noqa: E731
+    calls = engine.counter.calls
+    out = engine.extend(engine.start([prompt] * 24), T, generators(), temperature)
+    assert engine.counter.calls == calls + (1 if temperature == 1.0 else 2)
+    assert any(eos in row for row in out.tokens.tolist())
+    for row, raw, processed, finished in zip(out.tokens.tolist(), out.raw, out.processed, out.finished.tolist()):
+        end = row.index(eos) + 1 if eos in row else len(row)
+        assert finished == (eos in row) and all(t == eos for t in row[end:])
+        np.testing.assert_allclose(raw[:end].numpy(), hf.score([prompt], [row[:end]])[0].numpy(), atol=TOL)
+        for t in range(end):
+            tempered = torch.log_softmax(hf.next_token_logprobs([prompt + row[:t]])[0] / temperature, 0)
+            assert float(processed[t]) == pytest.approx(float(tempered[row[t]]), abs=TOL)
+    again = engine.extend(engine.start([prompt] * 24), T, generators(), temperature)
+    assert torch.equal(again.tokens, out.tokens)
+    state = engine.start([prompt, prompt])
+    state.append(torch.tensor([0, 1]))
+    for context, top in zip([prompt + [0], prompt + [1]], engine.top_k(state, 2)):
+        row = hf.next_token_logprobs([context])[0]
+        expected = [int(i) for i in np.argsort(-row.numpy(), kind="stable")][:2]
+        assert top.tokens.tolist() == expected
+        np.testing.assert_allclose(top.logprobs.numpy(), row[expected].numpy(), atol=TOL)
