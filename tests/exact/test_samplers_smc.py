@@ -95,8 +95,8 @@ def test_sir_simulation_matches_exact(proposal, seed):
     sampled = []
     for _ in range(300):
         out = llm.sample_power_smc(lm, [], 3, 3.0, generator, ess_threshold=0.0, proposal_alpha=beta)
-        assert out.info["n_resamples"] == 0
-        sampled.append(out.tokens[int(llm.sample_from_logprobs(out.info["log_weights"][None, :], generator)[0])])
+        assert out.n_resamples == 0
+        sampled.append(out.tokens[out.pick(generator)])
     assert chi_square_pvalue(np.array(sampled), sir_output_distribution(model, 3.0, 3, proposal).probabilities) > 0.01
 
 
