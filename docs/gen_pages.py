@@ -34,7 +34,7 @@ API_PAGES = {
     "exact.samplers": ["exact/samplers"],
     "exact.testing": ["exact/testing"],
     "llm": ["llm", "llm/hf", "llm/samplers"],
-    "llm.experiments": ["llm/experiments"],
+    "llm.experiments": ["llm/experiments", "llm/experiments/benchmarks"],
 }
 
 # how the code writes each kind of citation -> the label the map uses
