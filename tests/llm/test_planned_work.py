@@ -60,18 +60,18 @@ def test_hand_counts():
 
 @pytest.mark.parametrize("method", ["power-mh", "power-inf"])
 def test_mh_expected_passes_match_the_counters_over_many_chains(method):
-    """n = 200 chains, B = 5, n_mcmc = 3, T = 12: |forward_tokens - plan| < 4σ, σ² = n · n_mcmc Σ_k (L_k² - 1)/12.
+    """n = 80 chains, T = 11, B = 2, n_mcmc = 2 (blocks end at 2, 4, 6, 8, 10, 11): E = 58 passes a chain.
 
-    The toy serves chains one at a time, so its calls equal its rows.  Dropping the ``+ 1`` of
-    ``(L_k + 1)/2`` moves the plan by n · n_mcmc · 3/2 = 900 ≈ 7.8σ.
+    |forward_tokens - plan| < 4σ with σ² = n · n_mcmc Σ_k (L_k² - 1)/12 (σ ≈ 67).  The toy serves
+    chains one at a time, so its calls equal its rows.  Dropping the ``+ 1`` of ``(L_k + 1)/2``
+    moves the plan by n · n_mcmc · 6/2 = 480 ≈ 7.2σ.
     """
-    n, block, n_mcmc = 200, 5, 3
-    config = SamplerConfig(method, 2.0, None, block_size=block, n_mcmc=n_mcmc)
-    run = draw(_toy(), [], n, config, torch.Generator().manual_seed(3))
-    work = plan_work(config, n, T)
-    assert not work.exact and work.rows == n
-    ends = [5, 10, 12]
-    sigma = math.sqrt(n * n_mcmc * sum((L * L - 1) / 12 for L in ends))
+    n, steps, ends = 80, 11, [2, 4, 6, 8, 10, 11]
+    config = SamplerConfig(method, 2.0, None, block_size=2, n_mcmc=2)
+    run = draw(llm.ToyModel(exact.TabularAR.random(3, steps, seed=1)), [], n, config, torch.Generator().manual_seed(3))
+    work = plan_work(config, n, steps)
+    assert not work.exact and work.rows == n and work.passes == 58
+    sigma = math.sqrt(n * 2 * sum((L * L - 1) / 12 for L in ends))
     assert run.model_calls == run.forward_tokens
     assert abs(run.forward_tokens - work.forward_rows) < 4 * sigma, (run.forward_tokens, work.forward_rows, sigma)
 
