@@ -28,7 +28,9 @@ from exact._validate import CommandLineParser, count_argument, run_command, seed
 from .experiments import cli  # teacher, distill, evaluate (Algorithm 1, Table 1); --model and --engine
 from .experiments.shards import estimate_line
 from .experiments.teacher import decode_completion, encode_prompt
-from .methods import METHODS, SamplerConfig, add_arguments, calibrate_passes, config_from_args, draw, plan_work
+from .methods import (
+    CALIBRATION_ROWS, METHODS, SamplerConfig, add_arguments, calibrate_passes, config_from_args, draw, plan_work,
+)
 from .model import LanguageModel
 from .samplers.common import resolve_max_new_tokens
 
@@ -58,7 +60,8 @@ def announce_sample(lm: LanguageModel, prompt: list[int], n: int, config: Sample
     """The stderr line of ``sample``: planned forward passes, rows, and a calibrated time estimate.
 
     :func:`llm.methods.plan_work` gives the passes; :func:`llm.methods.calibrate_passes` times one
-    decode pass of 1 row and one of the widest batch; the estimate is
+    decode pass of 1 row and one of up to :data:`llm.methods.CALIBRATION_ROWS` rows (a wider batch
+    is extrapolated linearly); the estimate is
     :meth:`llm.methods.Workload.seconds` (in the :func:`llm.experiments.shards.estimate_line` format).
     Over :data:`SLOW_SECONDS` a second sentence names the options that shrink the work.
     """
@@ -66,13 +69,15 @@ def announce_sample(lm: LanguageModel, prompt: list[int], n: int, config: Sample
     work = plan_work(config, n, steps)
     one_row, wide = calibrate_passes(lm, prompt, work.rows)
     seconds = work.seconds(one_row, wide)
-    detail = f"{config.method}, n={n}, {steps} tokens; {work.rows} row{'s' if work.rows != 1 else ''} in the widest pass"
+    detail = f"{config.method}, n={n}, {steps} tokens; {work.rows} row{'s' if work.rows > 1 else ''} in the widest pass"
     if not work.exact:
         detail += "; an expectation"
     if lm.eos_token_id is not None:
         detail += "; an EOS ends it sooner"
-    line = estimate_line("sample", work.passes, seconds, detail, units=("forward pass", "forward passes"),
-                         basis=f"the passes × the measured time of a decode pass of 1 and of {work.rows} rows")
+    basis = f"the passes × the measured time of a decode pass of 1 and of {min(work.rows, CALIBRATION_ROWS)} rows"
+    if work.rows > CALIBRATION_ROWS:
+        basis += f", scaled linearly to {work.rows}"
+    line = estimate_line("sample", work.passes, seconds, detail, units=("forward pass", "forward passes"), basis=basis)
     if seconds > SLOW_SECONDS:
         options = [o for o in METHODS[config.method].reads if o != "jackknife"] + ["max_new_tokens", "n"]
         line += (". Over a minute: smaller " + ", ".join("--" + o.replace("_", "-") for o in options)

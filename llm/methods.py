@@ -62,8 +62,8 @@ from .samplers import (
 )
 
 __all__ = [
-    "METHODS", "Method", "SamplerConfig", "Workload", "add_arguments", "calibrate_passes", "config_from_args", "draw",
-    "plan_work",
+    "CALIBRATION_ROWS", "METHODS", "Method", "SamplerConfig", "Workload", "add_arguments", "calibrate_passes",
+    "config_from_args", "draw", "plan_work",
 ]
 
 #: The four settings every teacher record carried before the registry knew the scalable
@@ -299,31 +299,44 @@ def plan_work(config: SamplerConfig, n: int, steps: int) -> Workload:
     return Workload(c.method, n, T, passes, rows, wide, single + wide * rows, exact)
 
 
-def calibrate_passes(lm: LanguageModel, prompt: Sequence[int], rows: int) -> tuple[float, float]:
-    """Seconds of one decode pass of 1 row and of ``rows`` rows after ``prompt`` (prefilled once, untimed).
+#: The widest batch :func:`calibrate_passes` times; wider passes are extrapolated linearly from it.
+CALIBRATION_ROWS = 8
 
-    The two forks append the prompt's most probable next token and compute their next-token
-    log-probs with the KV cache, as a sampler's decode step does; the model's counter counts them.
-    Where no token fits after the prompt (a toy one step from its horizon) the prompt's own
-    next-token pass is timed instead.
+
+def calibrate_passes(lm: LanguageModel, prompt: Sequence[int], rows: int) -> tuple[float, float]:
+    """Estimated seconds of one decode pass of 1 row and of ``rows`` rows after ``prompt``.
+
+    The prompt is prefilled once (untimed); two forks of it append its most probable next token
+    and compute their next-token log-probs with the KV cache, as a sampler's decode step does: one
+    of 1 row (``t_1``) and one of ``w = min(rows, CALIBRATION_ROWS)`` rows (``t_w``).  A wider pass is
+    extrapolated linearly in the rows, ``t_rows = t_1 + (t_w - t_1)(rows - 1)/(w - 1)`` (compute-bound
+    on a CPU; it errs long on a GPU, where rows come nearly free), which keeps the calibration to a few
+    small passes.  Where no token fits after the prompt (a toy one step from its horizon) the prompt's
+    own next-token pass is timed instead.  The model's counter counts these passes.
     """
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be a positive integer, got {rows!r}")
     prompt = [int(t) for t in prompt]
     root = lm.start([prompt])
     root.prefill()
     token = int(root.logprobs()[0].argmax())
-    out = []
-    for width in (1, rows):
+    width = min(rows, CALIBRATION_ROWS)
+    seconds = []
+    for batch in dict.fromkeys((1, width)):
         try:
-            state = root.fork([0] * width)
-            state.append(torch.full((width,), token, dtype=torch.long))
+            state = root.fork([0] * batch)
+            state.append(torch.full((batch,), token, dtype=torch.long))
             start = time.perf_counter()
             state.logprobs()
         except ValueError:
-            state = lm.start([prompt] * width)
+            state = lm.start([prompt] * batch)
             start = time.perf_counter()
             state.logprobs()
-        out.append(time.perf_counter() - start)
-    return out[0], out[1]
+        seconds.append(time.perf_counter() - start)
+    one = seconds[0]
+    if rows == 1:
+        return one, one
+    return one, one + (seconds[-1] - one) * (rows - 1) / (width - 1)
 
 
 #: Command-line help of each :class:`SamplerConfig` field (``--max-new-tokens`` for ``max_new_tokens``, ...).

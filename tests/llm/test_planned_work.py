@@ -118,3 +118,17 @@ def test_a_slow_estimate_suggests_cheaper_settings(monkeypatch):
                          "make it cheaper")
     monkeypatch.setattr(cli, "calibrate_passes", lambda lm, prompt, rows: (0.1, 0.1))
     assert "Over a minute" not in cli.announce_sample(lm, [], 1, config)  # 7.8 s
+
+
+def test_calibration_times_two_small_passes_and_extrapolates_wider_ones():
+    """Prefill (1 row on a toy) + a 1-row pass + a pass of min(rows, CALIBRATION_ROWS) rows: never the 64 rows."""
+    from llm.methods import CALIBRATION_ROWS, calibrate_passes
+
+    lm = _toy()
+    one, wide = calibrate_passes(lm, [0, 1], 64)
+    assert lm.counter.snapshot() == (3, 1 + 1 + CALIBRATION_ROWS)
+    assert one > 0 and wide > 0
+    lm = llm.ToyModel(exact.TabularAR.random(3, 3, seed=1))
+    assert min(calibrate_passes(lm, [0, 1], 2)) > 0  # one step from the horizon: the prompt's own pass is timed
+    with pytest.raises(ValueError, match="rows must be a positive integer"):
+        calibrate_passes(lm, [], 0)
