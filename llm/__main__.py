@@ -4,7 +4,10 @@ Prints one JSON line per completion: ``method``, ``completion`` (text),
 ``self_reward`` (length-normalised mean log-prob, prompt masked),
 ``log_likelihood`` (sum), ``tokens`` (ids), ``n_tokens``, ``model_calls``,
 ``forward_tokens`` and ``seconds`` (of the :func:`llm.methods.draw` call that produced all ``n``;
-Power-SMC makes one run per completion, see :mod:`llm.methods`).
+Power-SMC makes one run per completion, see :mod:`llm.methods`).  Before sampling it prints one
+line on stderr: the planned forward passes (:func:`llm.methods.plan_work`) and an estimated time
+from two timed decode passes (:func:`llm.methods.calibrate_passes`), with cheaper settings to try
+when the estimate exceeds a minute.
 
 ``--model`` takes what ``teacher`` takes (:mod:`llm.experiments.cli`: a model directory, ``.gguf`` file,
 hub name, adapter folder, ``randw`` or ``toy:V,T,SEED``); ``--engine {hf,vllm}`` chooses transformers or
@@ -23,8 +26,16 @@ from exact._atomic_output import OutputLocked
 from exact._validate import CommandLineParser, count_argument, run_command, seed_argument, threads_argument
 
 from .experiments import cli  # teacher, distill, evaluate (Algorithm 1, Table 1); --model and --engine
+from .experiments.shards import estimate_line
 from .experiments.teacher import decode_completion, encode_prompt
-from .methods import METHODS, add_arguments, config_from_args, draw  # noqa: F401 (METHODS: the --method choices)
+from .methods import (
+    CALIBRATION_ROWS, METHODS, SamplerConfig, add_arguments, calibrate_passes, config_from_args, draw, plan_work,
+)
+from .model import LanguageModel
+from .samplers.common import resolve_max_new_tokens
+
+#: Above this estimate (seconds) the announcement suggests cheaper settings.
+SLOW_SECONDS = 60.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +56,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def announce_sample(lm: LanguageModel, prompt: list[int], n: int, config: SamplerConfig) -> str:
+    """The stderr line of ``sample``: planned forward passes, rows, and a calibrated time estimate.
+
+    :func:`llm.methods.plan_work` gives the passes; :func:`llm.methods.calibrate_passes` times one
+    decode pass of 1 row and one of up to :data:`llm.methods.CALIBRATION_ROWS` rows (a wider batch
+    is extrapolated linearly); the estimate is
+    :meth:`llm.methods.Workload.seconds` (in the :func:`llm.experiments.shards.estimate_line` format).
+    Over :data:`SLOW_SECONDS` a second sentence names the options that shrink the work.
+    """
+    steps = resolve_max_new_tokens(lm, len(prompt), config.max_new_tokens)
+    work = plan_work(config, n, steps)
+    one_row, wide = calibrate_passes(lm, prompt, work.rows)
+    seconds = work.seconds(one_row, wide)
+    detail = f"{config.method}, n={n}, {steps} tokens; {work.rows} row{'s' if work.rows > 1 else ''} in the widest pass"
+    if not work.exact:
+        detail += "; an expectation"
+    if lm.eos_token_id is not None:
+        detail += "; an EOS ends it sooner"
+    basis = f"the passes × the measured time of a decode pass of 1 and of {min(work.rows, CALIBRATION_ROWS)} rows"
+    if work.rows > CALIBRATION_ROWS:
+        basis += f", scaled linearly to {work.rows}"
+    line = estimate_line("sample", work.passes, seconds, detail, units=("forward pass", "forward passes"), basis=basis)
+    if seconds > SLOW_SECONDS:
+        options = [o for o in METHODS[config.method].reads if o != "jackknife"] + ["max_new_tokens", "n"]
+        line += (". Over a minute: smaller " + ", ".join("--" + o.replace("_", "-") for o in options)
+                 + " make it cheaper")
+    return line
+
+
 def run_sample(args: argparse.Namespace, out=None) -> int:
     out = sys.stdout if out is None else out  # looked up per call: a default bound at import misses redirections
     if args.threads:
@@ -53,6 +93,7 @@ def run_sample(args: argparse.Namespace, out=None) -> int:
     engine, engine_args = cli.engine_from_args(args)
     lm = cli.load_model(args.model, engine=engine, engine_args=engine_args)
     prompt = encode_prompt(lm, args.prompt, chat=args.chat)
+    print(announce_sample(lm, prompt, args.n, config), file=sys.stderr, flush=True)
     generator = torch.Generator().manual_seed(args.seed)
     run = draw(lm, prompt, args.n, config, generator, progress=True)
     m = args.method

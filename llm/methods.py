@@ -28,6 +28,9 @@ resampling happens, as on a two-token horizon with the tempered proposal, it is
 particles, ``log Ẑ`` and resampling count) and gives each run's ``log_evidence`` and
 ``n_resamples``.  The cost fields add up over the ``n`` runs.
 
+:func:`plan_work` gives a method's planned work before it runs (forward passes and their rows,
+:class:`Workload`); ``python -m llm sample`` prints it with a calibrated time estimate.
+
 Every method returns its sampler's typed result (:class:`llm.TemperatureCompletions`,
 :class:`llm.MHCompletions`, :class:`llm.ScalableCompletions`, :class:`llm.SMCDraws`,
 :class:`llm.BestOfNCompletions`), each a :class:`llm.Completions`.
@@ -36,6 +39,7 @@ Every method returns its sampler's typed result (:class:`llm.TemperatureCompleti
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import MISSING, dataclass, fields
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
@@ -57,7 +61,10 @@ from .samplers import (
     sample_temperature,
 )
 
-__all__ = ["METHODS", "Method", "SamplerConfig", "add_arguments", "config_from_args", "draw"]
+__all__ = [
+    "CALIBRATION_ROWS", "METHODS", "Method", "SamplerConfig", "Workload", "add_arguments", "calibrate_passes",
+    "config_from_args", "draw", "plan_work",
+]
 
 #: The four settings every teacher record carried before the registry knew the scalable
 #: sampler and Power-SMC; they stay in :meth:`SamplerConfig.settings` so older files resume.
@@ -209,6 +216,127 @@ def draw(
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return METHODS[config.method].run(lm, [int(t) for t in prompt], n, config, generator, progress)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The forward passes a method plans for ``n`` completions of ``steps`` tokens (no EOS), before it runs.
+
+    ``passes``: forward passes (decode steps; each prefill of the prompt is one of them);
+    ``wide_passes`` of them carry ``rows`` rows (the largest batch the method uses), the other
+    ``passes - wide_passes`` one row; ``forward_rows = (passes - wide_passes) + wide_passes · rows``,
+    the rows pushed through the model (:attr:`llm.Completions.forward_tokens` on a ``llm.ToyModel``,
+    where a prefill is one row; a real model's prefill adds the prompt's other tokens).  ``exact``:
+    the counts are exact without EOS (else: expectations, the MH restart position being random).
+    An EOS can only shorten the run: every count is an upper bound (in expectation for MH).
+    """
+
+    method: str
+    n: int
+    steps: int
+    passes: float
+    rows: int
+    wide_passes: float
+    forward_rows: float
+    exact: bool
+
+    def seconds(self, one_row: float, wide: float) -> float:
+        """Estimated wall-clock: ``(passes - wide_passes) · one_row + wide_passes · wide`` (seconds per pass)."""
+        return (self.passes - self.wide_passes) * one_row + self.wide_passes * wide
+
+
+def _mh_chain_passes(steps: int, block_size: int, n_mcmc: int) -> float:
+    """Expected forward passes of one MH chain (Algorithm 2 of arXiv 2605.04542; arXiv 2510.14901), no EOS.
+
+    Block ``k`` ends at ``L_k = min((k+1)B, T)``; extending to it decodes ``L_k - L_{k-1}`` tokens
+    (``T`` in all, the first pass being the prompt's prefill).  Each of the ``n_mcmc`` proposals
+    restarts at ``m ~ U{1..L_k}`` and regenerates ``L_k - m + 1`` tokens, one pass each, mean
+    ``E[L_k - m + 1] = (L_k + 1)/2``.  So ``E[passes] = T + n_mcmc Σ_k (L_k + 1)/2``.
+    """
+    ends = [min((k + 1) * block_size, steps) for k in range(-(-steps // block_size))]
+    return steps + n_mcmc * sum((end + 1) / 2 for end in ends)
+
+
+def plan_work(config: SamplerConfig, n: int, steps: int) -> Workload:
+    """The :class:`Workload` of ``n`` completions of ``steps`` tokens (the resolved completion cap) by ``config``.
+
+    ``T = steps``; each sampler prefills the prompt once (one row; ``n`` completions share it
+    except Power-SMC's independent runs) and decodes from forks of it:
+
+    * ``standard`` / ``temperature``: ``T`` passes, ``T - 1`` of them with ``n`` rows;
+    * ``bon``: the same with ``n · N`` rows (``N`` = ``candidates``);
+    * ``power-smc``: per run ``T`` passes, ``T - 1`` with ``N`` = ``particles`` rows; ``n`` runs;
+    * ``power-mh`` / ``power-inf``: per chain ``E = T + n_mcmc Σ_k (L_k + 1)/2`` passes in
+      expectation (:func:`_mh_chain_passes`); the ``n`` chains are batched (``n`` rows, as the HF
+      engine's continuous batching does; an engine serving one chain at a time, like
+      ``llm.ToyModel``, makes ``forward_rows`` passes of one row);
+    * ``power-scalable`` (arXiv 2601.21590): per token ``t`` one top-K pass of one row, then
+      ``h_t = min(H, T - t - 1)`` rollout passes of ``K · M`` rows (``K`` = ``top_k``, at most
+      the vocabulary; ``M`` = ``rollouts``; ``H`` = ``rollout_horizon``, default ``T``).
+    """
+    if not isinstance(config, SamplerConfig):
+        raise ValueError(f"config must be a SamplerConfig, got {type(config).__name__}")
+    for name, value in (("n", n), ("steps", steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    c, T = config, steps
+    if c.method in ("standard", "temperature", "bon"):
+        rows = n * (c.candidates if c.method == "bon" else 1)
+        passes, wide, exact = T, T - 1, True
+    elif c.method == "power-smc":
+        rows, passes, wide, exact = c.particles, n * T, n * (T - 1), True
+    elif c.method in ("power-mh", "power-inf"):
+        chain = _mh_chain_passes(T, c.block_size, c.n_mcmc)
+        rows, passes, wide, exact = n, chain, chain - 1, False
+    else:  # power-scalable
+        horizon = T if c.rollout_horizon is None else c.rollout_horizon
+        rollout_passes = sum(min(horizon, T - t - 1) for t in range(T)) if c.top_k > 1 else 0
+        rows, wide, exact = c.top_k * c.rollouts, n * rollout_passes, True
+        passes = n * T - (n - 1) + wide  # the n completions share the prompt's prefill
+    if wide == 0:
+        rows = 1
+    single = passes - wide
+    return Workload(c.method, n, T, passes, rows, wide, single + wide * rows, exact)
+
+
+#: The widest batch :func:`calibrate_passes` times; wider passes are extrapolated linearly from it.
+CALIBRATION_ROWS = 8
+
+
+def calibrate_passes(lm: LanguageModel, prompt: Sequence[int], rows: int) -> tuple[float, float]:
+    """Estimated seconds of one decode pass of 1 row and of ``rows`` rows after ``prompt``.
+
+    The prompt is prefilled once (untimed); two forks of it append its most probable next token
+    and compute their next-token log-probs with the KV cache, as a sampler's decode step does: one
+    of 1 row (``t_1``) and one of ``w = min(rows, CALIBRATION_ROWS)`` rows (``t_w``).  A wider pass is
+    extrapolated linearly in the rows, ``t_rows = t_1 + (t_w - t_1)(rows - 1)/(w - 1)`` (compute-bound
+    on a CPU; it errs long on a GPU, where rows come nearly free), which keeps the calibration to a few
+    small passes.  Where no token fits after the prompt (a toy one step from its horizon) the prompt's
+    own next-token pass is timed instead.  The model's counter counts these passes.
+    """
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be a positive integer, got {rows!r}")
+    prompt = [int(t) for t in prompt]
+    root = lm.start([prompt])
+    root.prefill()
+    token = int(root.logprobs()[0].argmax())
+    width = min(rows, CALIBRATION_ROWS)
+    seconds = []
+    for batch in dict.fromkeys((1, width)):
+        try:
+            state = root.fork([0] * batch)
+            state.append(torch.full((batch,), token, dtype=torch.long))
+            start = time.perf_counter()
+            state.logprobs()
+        except ValueError:
+            state = lm.start([prompt] * batch)
+            start = time.perf_counter()
+            state.logprobs()
+        seconds.append(time.perf_counter() - start)
+    one = seconds[0]
+    if rows == 1:
+        return one, one
+    return one, one + (seconds[-1] - one) * (rows - 1) / (width - 1)
 
 
 #: Command-line help of each :class:`SamplerConfig` field (``--max-new-tokens`` for ``max_new_tokens``, ...).

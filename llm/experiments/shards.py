@@ -61,17 +61,23 @@ def shard_argument(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def estimate_line(command: str, calls: int, estimate_seconds: float | None, detail: str = "") -> str:
+def estimate_line(
+    command: str, calls: int | float, estimate_seconds: float | None, detail: str = "",
+    units: tuple[str, str] = ("sampler call", "sampler calls"),
+    basis: str = "the remaining calls × the measured time of a first call",
+) -> str:
     """``"<command>: N sampler calls to make (detail); estimated time ≈ T (an estimate ...)"``, one line.
 
-    ``estimate_seconds`` is the caller's calibration: the remaining calls times the measured time of
-    a first call (which includes warm-up, so it errs long); ``None`` when there is nothing to do.
+    ``estimate_seconds`` is the caller's calibration: by default the remaining calls times the measured
+    time of a first call (which includes warm-up, so it errs long); ``None`` when there is nothing to do.
+    ``units`` (singular, plural) names what is counted (``python -m llm sample``: forward passes;
+    ``calls`` may then be an expectation, rounded here) and ``basis`` how the time was calibrated.
     """
-    head = f"{command}: {calls} sampler call{'s' if calls != 1 else ''} to make{f' ({detail})' if detail else ''}"
+    count = round(calls)
+    head = f"{command}: {count} {units[count != 1]} to make{f' ({detail})' if detail else ''}"
     if not calls or estimate_seconds is None:
         return head + "; nothing to time"
-    return (f"{head}; estimated time ≈ {_duration(estimate_seconds)} "
-            "(an estimate: the remaining calls × the measured time of a first call)")
+    return f"{head}; estimated time ≈ {_duration(estimate_seconds)} (an estimate: {basis})"
 
 
 def _duration(seconds: float) -> str:
