@@ -118,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(build_parser(), argv)
 
 
-if __name__ == "__main__":
+def entry_point(argv: list[str] | None = None) -> None:
+    """``python -m llm``: exit with :func:`main`'s status; a locked ``--out`` (another run writes it) is one line
+    ``python -m llm: error: ...`` and status 1, not a traceback (:func:`main` itself raises ``OutputLocked``)."""
     try:
-        sys.exit(main())
-    except OutputLocked as error:  # another run writes the same --out: one line, not a traceback (main() raises it)
+        sys.exit(main(argv))
+    except OutputLocked as error:
         sys.exit(f"python -m llm: error: {error}")
+
+
+if __name__ == "__main__":
+    entry_point()

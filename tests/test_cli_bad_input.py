@@ -498,14 +498,16 @@ def test_python_m_llm_prints_one_line_and_exits_2():
 
 @pytest.mark.filterwarnings("ignore:'llm.__main__' found in sys.modules")
 def test_python_m_llm_refuses_a_second_writer_in_one_line(tmp_path, monkeypatch):
-    """``python -m llm``'s ``__main__`` block (run in-process): a locked ``--out`` is ``SystemExit(message)``,
-    which Python prints as one line with exit status 1; ``main()`` itself raises ``OutputLocked``."""
+    """``python -m llm``'s entry point (in-process; its ``__main__`` block calls it): a locked ``--out`` is
+    ``SystemExit(message)``, which Python prints as one line with exit status 1; ``main()`` itself raises
+    ``OutputLocked``.  (Not ``runpy.run_module``: on a fresh clone's editable install pytest's assertion-rewriting
+    hook is the loader of ``llm.__main__``, which ``runpy`` cannot use: AttributeError ``get_code``.)"""
     from exact._atomic_output import exclusive_lock
+    from llm.__main__ import entry_point
 
     out = tmp_path / "rows.csv"
     argv = ["evaluate", "--model", TOY, "--task", "toy", "--methods", "standard", "--n", "1", "--seeds", "1", "--out", str(out)]
-    monkeypatch.setattr(sys, "argv", ["python -m llm", *argv])
     with exclusive_lock(out), pytest.raises(SystemExit) as stop:
-        runpy.run_module("llm", run_name="__main__", alter_sys=True)
+        entry_point(argv)
     assert isinstance(stop.value.code, str) and "\n" not in stop.value.code
     assert stop.value.code.startswith("python -m llm: error: ") and "another process" in stop.value.code

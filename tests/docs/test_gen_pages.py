@@ -99,6 +99,7 @@ def test_api_pages_cover_every_module_of_the_packages():
     assert {m for m in modules if f"::: {m}\n" not in shown} == set()
 
 
+@pytest.mark.slow  # ~16 s; .ci/run builds the same reference strictly (`make docs`) before the suite
 @pytest.mark.skipif(MKDOCS is None, reason="no .venv-docs (`make docs` creates it) and no [docs] extra here")
 def test_the_reference_builds_strictly(tmp_path):
     environment = {**os.environ, "DISABLE_MKDOCS_2_WARNING": "true"}

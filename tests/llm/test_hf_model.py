@@ -220,6 +220,7 @@ def test_eos_stops_a_row_and_is_kept(real_model):
         assert len(tokens) == len(logp) and real_model.eos_token_id not in tokens[:-1]
 
 
+@pytest.mark.slow  # ~30 s: `python -m bench llm --quick` end to end; the samplers it times are tested above
 def test_bench_quick_runs(real_model, monkeypatch, capsys):
     """``python -m bench llm --quick`` (session model injected): identical outputs, efficiency >= 0.9."""
     import json
