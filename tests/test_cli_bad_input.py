@@ -497,7 +497,7 @@ def test_python_m_llm_prints_one_line_and_exits_2():
 
 
 @pytest.mark.filterwarnings("ignore:'llm.__main__' found in sys.modules")
-def test_python_m_llm_refuses_a_second_writer_in_one_line(tmp_path, monkeypatch):
+def test_python_m_llm_refuses_a_second_writer_in_one_line(tmp_path):
     """``python -m llm``'s entry point (in-process; its ``__main__`` block calls it): a locked ``--out`` is
     ``SystemExit(message)``, which Python prints as one line with exit status 1; ``main()`` itself raises
     ``OutputLocked``.  (Not ``runpy.run_module``: on a fresh clone's editable install pytest's assertion-rewriting
