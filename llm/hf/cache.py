@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["KVCaches", "append_into", "append_layer_class", "layer_tensors", "plain_attention"]
+__all__ = ["KVCaches", "append_into", "append_layer_class", "cache_keyword", "layer_tensors", "plain_attention"]
 
 
 def append_into(view: torch.Tensor, buffer: torch.Tensor | None, new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,6 +70,17 @@ def plain_attention(network) -> bool:
     except Exception:  # an exotic config: keep transformers' own cache
         return False
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def cache_keyword(network) -> str:
+    """The name under which ``network``'s forward takes and returns its KV cache.
+
+    transformers renamed ``past_key_values`` to ``cache`` in 5.20 (argument and output field);
+    vLLM's CPU build pins an older transformers, and one environment may hold both.
+    """
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(network.forward).parameters else "past_key_values"
 
 
 def layer_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:

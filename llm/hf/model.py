@@ -9,7 +9,7 @@ import torch
 
 from ..model import ForwardCounter
 from ..stepwise import StepwiseEngine
-from .cache import KVCaches
+from .cache import KVCaches, cache_keyword
 from .loading import load_network
 from .ragged import RaggedBatch
 from .state import HFState
@@ -72,6 +72,7 @@ class HFModel(StepwiseEngine):
         self.horizon = None
         self.counter = ForwardCounter()
         self.caches = KVCaches(network)
+        self._cache_keyword = cache_keyword(network)
 
     def new_cache(self, data: Sequence[tuple[torch.Tensor, torch.Tensor]] = ()):
         """A KV cache holding ``data`` (per layer ``(keys, values)``, adopted, not copied; see :class:`KVCaches`)."""
@@ -138,11 +139,11 @@ class HFModel(StepwiseEngine):
             input_ids=ids.to(self.device),
             attention_mask=mask.to(self.device),
             position_ids=position_ids.to(self.device),
-            cache=cache,
             use_cache=True,
             logits_to_keep=keep,
+            **{self._cache_keyword: cache},
         )
-        return out.logits, out.cache
+        return out.logits, getattr(out, self._cache_keyword)
 
     def _chunks(self, n: int, positions: int) -> int:
         return max(1, _LOGITS_BUDGET // max(1, 4 * positions * self.vocab_size))

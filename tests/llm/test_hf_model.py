@@ -242,3 +242,16 @@ def test_from_model_wraps_a_loaded_network_without_copying(real_model, prompts):
     np.testing.assert_allclose(
         wrapped.next_token_logprobs(prompts[:1]).numpy(), real_model.next_token_logprobs(prompts[:1]).numpy(), atol=1e-6
     )
+
+
+def test_the_cache_keyword_follows_the_installed_transformers():
+    """transformers < 5.20 (vLLM's CPU build pins one) names the KV cache ``past_key_values``; later ones ``cache``."""
+    from llm.hf.cache import cache_keyword
+
+    class Old:
+        def forward(self, input_ids=None, past_key_values=None, use_cache=None, **kwargs): ...
+
+    class New:
+        def forward(self, input_ids=None, cache=None, use_cache=None, **kwargs): ...
+
+    assert cache_keyword(Old()) == "past_key_values" and cache_keyword(New()) == "cache"
