@@ -37,6 +37,7 @@ import torch
 from exact._atomic_output import exclusive_lock
 
 from ..methods import SamplerConfig, draw
+from .benchmarks.records import JSON_ERRORS
 from .shards import estimate_line
 from .tasks import Problem, Task
 
@@ -92,7 +93,7 @@ def numbered_records(path: str | Path, repair: bool = False) -> list[tuple[int, 
             continue
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        except JSON_ERRORS as error:
             raise ValueError(f"{path}:{number}: corrupt record (not a truncated tail): {error}") from error
         if not isinstance(record, dict):
             raise ValueError(f"{path}:{number}: a record must be a JSON object with a string field 'id', got {type(record).__name__}")

@@ -19,7 +19,11 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["HubSource", "Record", "field", "load_records"]
+__all__ = ["JSON_ERRORS", "HubSource", "Record", "field", "load_records"]
+
+#: What ``json.loads`` raises on a corrupt line: bad syntax, bad UTF-8, or nesting deeper than the
+#: interpreter's recursion limit (``[[[[...`` a hostile or garbled file can hold).
+JSON_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, RecursionError)
 
 
 class HubSource(NamedTuple):
@@ -58,7 +62,7 @@ def _read_file(path: Path) -> list[Record]:
     if suffix == ".json":
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except JSON_ERRORS as error:
             raise ValueError(f"{path}: not valid JSON: {error}") from error
         if not isinstance(rows, list):
             raise ValueError(f"{path}: a .json data file must hold a JSON array of records, got {type(rows).__name__}")
@@ -81,7 +85,7 @@ def _read_jsonl(path: Path) -> list[Record]:
                 continue
             try:
                 row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            except JSON_ERRORS as error:
                 raise ValueError(f"{path}:{number}: not a JSON object: {error}") from error
             records.append(_record(f"{path}:{number}", row))
     return records

@@ -154,6 +154,12 @@ def test_malformed_files_and_records_name_the_file_the_record_and_the_field(tmp_
     bad_line.write_text(json.dumps(GSM8K[0]) + "\n\n" + '{"question": "x", "answer": \n')
     with pytest.raises(ValueError, match=r"bad.jsonl:3: not a JSON object"):
         GSM8KTask(data_file=bad_line).problems(1)
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than the recursion limit: json raises RecursionError
+    for suffix, text, message in [(".jsonl", json.dumps(GSM8K[0]) + "\n" + deep + "\n", r"deep.jsonl:2: not a JSON object"),
+                                  (".json", deep, r"deep.json: not valid JSON")]:
+        (tmp_path / f"deep{suffix}").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            GSM8KTask(data_file=tmp_path / f"deep{suffix}").problems(1)
     cases = [
         (GSM8KTask, [GSM8K[0], {"answer": "#### 3"}], r"g.jsonl:2: missing field 'question'"),
         (GSM8KTask, [GSM8K[0], {"question": "q", "answer": 3}], r"g.jsonl:2: field 'answer' must be str, got int"),
