@@ -23,6 +23,15 @@ Reported per sampler: forward-token efficiency = tokens the algorithm must score
 both versions (it can exceed 1 slightly: a completion's last token is sampled
 but never pushed); wall-clock of both and their ratio; whether the outputs are
 identical.  ``--quick`` shrinks every budget (smoke test).
+
+``--engine vllm`` compares engines instead: the same samplers with the same settings on the
+vLLM engine (:class:`llm.VLLMModel`) and then on transformers (:class:`llm.HFModel`, which runs
+on vLLM's pinned transformers too), one after the other in one process: plain decoding
+(standard sampling) of ``--mh-chains`` completions, MH power sampling with as many chains, and
+Power-SMC with ``--particles`` particles.  Reported per engine and sampler: wall-clock, output
+tokens per second, and the cost per output token as a multiple of plain decoding on the same
+engine (the price of sampling π^α instead of π there).  Each engine is warmed up by one short
+draw before the clock starts.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import argparse
 import json
 import sys
 import time
+from typing import NamedTuple
 
 import torch
 
@@ -100,6 +110,8 @@ def main(argv: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.engine == "vllm":
+        return _compare_engines(args)
     if args.quick:
         args.mh_tokens, args.block_size, args.n_mcmc, args.mh_chains = 8, 4, 2, 2
         args.scalable_tokens, args.top_k, args.rollouts, args.rollout_horizon = 2, 2, 2, 2
@@ -162,6 +174,79 @@ def _run(args: argparse.Namespace) -> int:
             f"| {r['cached_seconds']} / {r['naive_seconds']} | {r['speedup']}x |"
         )
     print("targets: not judged at --quick budgets" if args.quick else _targets(rows))
+    return 0
+
+
+class EngineCost(NamedTuple):
+    """One sampler timed on one engine: wall-clock and the tokens of the completions it returned."""
+
+    sampler: str
+    seconds: float
+    output_tokens: int
+    forward_tokens: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.output_tokens / self.seconds
+
+    def cost_multiple(self, plain: "EngineCost") -> float:
+        """Seconds per output token relative to plain decoding's on the same engine."""
+        return (self.seconds / max(self.output_tokens, 1)) / (plain.seconds / max(plain.output_tokens, 1))
+
+
+def engine_workloads(args: argparse.Namespace) -> list[tuple[str, int, "SamplerConfig"]]:
+    """``(label, n, config)``: plain decoding, MH and Power-SMC at the command line's budgets (α = 4)."""
+    from llm.methods import SamplerConfig
+
+    chains = max(args.mh_chains, 1)
+    return [
+        (f"plain decoding x{chains}, T={args.mh_tokens}", chains, SamplerConfig("standard", 4.0, args.mh_tokens)),
+        (f"power-mh x{chains} chains, B={args.block_size} n_mcmc={args.n_mcmc} T={args.mh_tokens}", chains,
+         SamplerConfig("power-mh", 4.0, args.mh_tokens, args.block_size, args.n_mcmc)),
+        (f"power-smc N={args.particles}, T={args.smc_tokens}", 1,
+         SamplerConfig("power-smc", 4.0, args.smc_tokens, particles=args.particles)),
+    ]
+
+
+def time_engine(lm, args: argparse.Namespace) -> list[EngineCost]:
+    """Every :func:`engine_workloads` entry drawn on ``lm`` (seeded), after one short warm-up draw."""
+    from llm.methods import SamplerConfig, draw
+
+    prompt = lm.encode(PROMPT)
+    draw(lm, prompt, 2, SamplerConfig("standard", 4.0, 4), torch.Generator().manual_seed(args.seed))  # warm-up
+    costs = []
+    for label, n, config in engine_workloads(args):
+        start = time.perf_counter()
+        run = draw(lm, prompt, n, config, torch.Generator().manual_seed(args.seed))
+        costs.append(EngineCost(label, time.perf_counter() - start, sum(len(t) for t in run.tokens), run.forward_tokens))
+        print(json.dumps({"engine": type(lm).__name__, **costs[-1]._asdict()}), flush=True)
+    return costs
+
+
+def _compare_engines(args: argparse.Namespace) -> int:
+    """``--engine vllm``: :func:`time_engine` on vLLM, then on transformers; one table, side by side."""
+    from llm.experiments.cli import engine_from_args, load_model
+
+    if args.quick:
+        args.mh_tokens, args.block_size, args.n_mcmc, args.mh_chains, args.particles, args.smc_tokens = 8, 4, 2, 2, 4, 4
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    engine, engine_args = engine_from_args(args)
+    columns = {}
+    for name, kind, kind_args in (("vLLM", engine, engine_args), ("HF", "hf", {})):
+        start = time.perf_counter()
+        lm = load_model("default", engine=kind, engine_args=kind_args)
+        print(f"# {name}: {lm.name}  load {time.perf_counter() - start:.1f}s  threads {torch.get_num_threads()}", flush=True)
+        try:
+            columns[name] = time_engine(lm, args)
+        finally:
+            if callable(getattr(lm, "close", None)):
+                lm.close()
+    print("\n| sampler | vLLM s | vLLM tok/s | vLLM x plain | HF s | HF tok/s | HF x plain | HF s / vLLM s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for v, h in zip(columns["vLLM"], columns["HF"]):
+        print(f"| {v.sampler} | {v.seconds:.2f} | {v.tokens_per_second:.1f} | {v.cost_multiple(columns['vLLM'][0]):.2f} "
+              f"| {h.seconds:.2f} | {h.tokens_per_second:.1f} | {h.cost_multiple(columns['HF'][0]):.2f} | {h.seconds / v.seconds:.2f} |")
     return 0
 
 

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=count_argument, default=1, help="number of completions")
     sample.add_argument("--model", type=cli.model_spec_argument, default="default",
                         help="model directory, hub name, .gguf file or toy:V,T,SEED (default: SmolLM2-135M-Instruct)")
-    sample.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    sample.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
+                        help="wrap the prompt in the model's chat template (default: when the model has one)")
     sample.add_argument("--seed", type=seed_argument, default=0)
     add_arguments(sample, method=None, max_new_tokens=64, block_size=16, n_mcmc=4)
     cli.add_engine_arguments(sample)
@@ -85,6 +86,11 @@ def announce_sample(lm: LanguageModel, prompt: list[int], n: int, config: Sample
     return line
 
 
+def has_chat_template(lm: LanguageModel) -> bool:
+    """Whether ``lm``'s tokenizer has a chat template: an instruct model answers a bare question with EOS."""
+    return getattr(getattr(lm, "tokenizer", None), "chat_template", None) is not None
+
+
 def run_sample(args: argparse.Namespace, out=None) -> int:
     out = sys.stdout if out is None else out  # looked up per call: a default bound at import misses redirections
     if args.threads:
@@ -92,7 +98,8 @@ def run_sample(args: argparse.Namespace, out=None) -> int:
     config = config_from_args(args)  # bad settings fail before a model loads
     engine, engine_args = cli.engine_from_args(args)
     lm = cli.load_model(args.model, engine=engine, engine_args=engine_args)
-    prompt = encode_prompt(lm, args.prompt, chat=args.chat)
+    chat = args.chat if args.chat is not None else has_chat_template(lm)
+    prompt = encode_prompt(lm, args.prompt, chat=chat)
     print(announce_sample(lm, prompt, args.n, config), file=sys.stderr, flush=True)
     generator = torch.Generator().manual_seed(args.seed)
     run = draw(lm, prompt, args.n, config, generator, progress=True)

@@ -141,8 +141,10 @@ class VLLMModel:
     (:func:`default_hf_dir`).  ``engine_args`` go to ``vllm.LLM`` unchanged; defaults set here
     when absent: ``enable_prefix_caching=True``, ``max_logprobs`` = the vocabulary size (so one
     request returns every token's log-prob), ``logprobs_mode="processed_logprobs"`` (required:
-    ``extend`` reports ``log q_τ`` from the engine and raw ``log π`` by scoring), and on CPU
-    ``enforce_eager=True``.
+    ``extend`` reports ``log q_τ`` from the engine and raw ``log π`` by scoring), on CPU
+    ``enforce_eager=True``, and for the default model ``dtype="float32"`` (as :class:`llm.HFModel`;
+    vLLM's ``"auto"`` would run its float32 checkpoint in bfloat16).  Other models get vLLM's
+    ``"auto"``: a bfloat16 checkpoint runs in bfloat16 (pass ``dtype`` to choose).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, **engine_args: Any):
@@ -158,6 +160,8 @@ class VLLMModel:
         config = AutoConfig.from_pretrained(path)
         vocab = int(getattr(config, "vocab_size", 0) or 0)
         args = {"enable_prefix_caching": True, "logprobs_mode": "processed_logprobs", "max_logprobs": vocab or -1}
+        if model is None:  # vLLM's dtype "auto" casts a float32 checkpoint to bfloat16: log π off by ~0.05 vs llm.HFModel()
+            args["dtype"] = "float32"
         if _on_cpu(vllm):
             args["enforce_eager"] = True
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")

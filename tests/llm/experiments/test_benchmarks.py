@@ -353,16 +353,17 @@ def test_evaluate_cli_on_gsm8k_prints_pass_at_k_and_a_paired_test(tmp_path, monk
     assert "paired: toy:3,4,0 / " in out and "95% bootstrap CI" in out and "McNemar exact p = " in out
 
 
-@pytest.mark.slow
-def test_python_m_llm_evaluate_gsm8k_on_the_default_model(tmp_path):
-    """The documented laptop run at toy size: the default model (SmolLM2-135M-Instruct) on a GSM8K file."""
-    import subprocess
-    from pathlib import Path
+def test_python_m_llm_evaluate_gsm8k_on_the_default_model(tmp_path, real_model, monkeypatch, capsys):
+    """The documented laptop run at CI size: ``python -m llm evaluate --task gsm8k --data-file F --n 8 --engine hf``
+    on the default model (SmolLM2-135M-Instruct; the session's copy stands in for the load), printing pass@k and a
+    paired test.  tests/llm/test_vllm_default_model.py runs the same command with ``--engine vllm``."""
+    from gsm8k_fixture import check_table, evaluate_argv, write_gsm8k
 
-    data = write(tmp_path / "gsm8k.jsonl", GSM8K)
-    command = [sys.executable, "-m", "llm", "evaluate", "--task", "gsm8k", "--data-file", str(data), "--n", "2",
-               "--seeds", "2", "--methods", "standard,temperature", "--max-new-tokens", "48", "--threads", "1"]
-    root = Path(llm.__file__).resolve().parents[1]
-    result = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "| pass@2 |" in result.stdout and "paired: default / Temperature vs default / Standard" in result.stdout
+    from llm.__main__ import main
+    from llm.experiments import cli
+
+    loads = []
+    monkeypatch.setattr(cli, "_load_engine", lambda model, engine, args: loads.append((model, engine)) or real_model)
+    assert main(evaluate_argv(write_gsm8k(tmp_path), "hf")) == 0
+    assert loads == [(None, "hf")]
+    check_table(capsys.readouterr().out)
