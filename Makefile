@@ -2,7 +2,8 @@
 #   make figure   -> python paper_repro.py --figure S6
 #   make test     -> the test suite (what .ci/run calls)
 # and `make docs`: the API reference into site/ (its tools in .venv-docs, apart from .venv),
-# `make test-vllm`: the vLLM backend's tests in .venv-vllm (vLLM pins its own torch and transformers),
+# `make install-vllm`: vLLM's CPU build in .venv-vllm (vLLM pins its own torch and transformers),
+# `make test-vllm`: the vLLM backend's tests there (part of .ci/run),
 # `make mutants`: mutation testing (mutmut, in .venv-mutants; docs/mutation.md). Not part of .ci/run.
 PYTHON ?= python3
 VENV   := .venv
@@ -15,7 +16,7 @@ VLLM_PY    := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py tests/llm/test_vllm_default_model.py
 
-.PHONY: figure test test-vllm install all-figures bench docs clean mutants
+.PHONY: figure test test-vllm install install-vllm all-figures bench docs clean mutants
 
 $(STAMP): pyproject.toml Makefile
 	# the HumanEval sandbox (llm/experiments/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
@@ -69,8 +70,11 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -c "import vllm, llm; assert llm.__distribution__ == 'power-distribution-toolkit'"
 	touch $(VLLM_STAMP)
 
-# one engine start per session (~1.5 min on CPU); `-m vllm` selects only the vLLM tests.  vLLM pins an
-# older transformers than llm.HFModel needs, so the HF reference runs in .venv (HF_REFERENCE_PYTHON).
+install-vllm: $(VLLM_STAMP)
+
+# one engine start per test module (~1.5 min on CPU); `-m vllm` selects only the vLLM tests.  The HF
+# reference log-probs come from .venv (HF_REFERENCE_PYTHON): the transformers the default suite tests,
+# not the older one vLLM pins.
 test-vllm: $(STAMP) $(VLLM_STAMP)
 	HF_REFERENCE_PYTHON=$(abspath $(PY)) VLLM_CPU_KVCACHE_SPACE=2 $(VLLM_PY) -m pytest -q -m vllm $(VLLM_TESTS)
 

@@ -63,8 +63,8 @@ def vllm_tiny(tmp_path_factory):
     """``(reference, exact_model, llm.VLLMModel)`` for the tiny Llama of ``vllm_reference.VLLM_TINY``.
 
     The model directory and the HF backend's log-probs come from tests/llm/vllm_reference.py run by
-    ``$HF_REFERENCE_PYTHON`` (the main environment's Python; ``make test-vllm`` sets it), because
-    vLLM pins an older transformers than ``llm.HFModel`` needs.  ``exact_model``: ``llm.enumerate_exact``
+    ``$HF_REFERENCE_PYTHON`` (the main environment's Python; ``make test-vllm`` sets it), so the
+    reference is the transformers the default suite tests, not the older one vLLM pins.  ``exact_model``: ``llm.enumerate_exact``
     over the HF log-probs (EOS-absorbing).  ONE engine per test session (start ~1.5 min on CPU);
     skipped where vLLM is not installed.  A vLLM that is installed but fails to import (e.g. a
     mismatched torchvision) is an error, not a skip.
