@@ -19,6 +19,10 @@ The samplers (arXiv 2605.04542 and 2601.21590) ask a model for the engine calls 
 * ``next_token_logprobs`` / ``VLLMState.logprobs()`` (estimators and ``enumerate_exact`` only):
   ``max_tokens=1, logprobs=V`` -- the whole vocabulary, greedy (processed = raw).
 
+A LoRA student (:meth:`VLLMModel.with_adapter`) is a view of the base's engine that sends its
+``LoRARequest`` with every one of these calls; other weights (RandW) get an engine of their own
+(:meth:`VLLMModel.sibling`).
+
 Prompts are token ids (``{"prompt_token_ids": [...]}``), never re-tokenised text.  A
 :class:`VLLMState` keeps token ids only, and the engine's automatic prefix caching
 (``enable_prefix_caching=True``, the default here) plays the role of the KV cache, so
