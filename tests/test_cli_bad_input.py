@@ -407,9 +407,9 @@ def test_humaneval_without_its_sandbox_is_refused_before_a_model_loads(tmp_path,
         assert line.endswith("error: refusing to run generated code: the sandbox needs bwrap; apt-get install bubblewrap")
 
 
-def test_evaluate_refuses_randw_and_adapters_on_vllm_and_a_repeated_model(no_model_loads, capsys):
-    line = expect_usage_error(capsys, llm_main, ["evaluate", "--engine", "vllm", "--model", "default", "--model", "randw"])
-    assert "--model randw: RandW re-initialises a transformers network; use --engine hf" in line
+def test_evaluate_refuses_a_toy_on_vllm_and_a_repeated_model(no_model_loads, capsys):
+    line = expect_usage_error(capsys, llm_main, ["evaluate", "--engine", "vllm", "--model", "default", "--model", TOY])
+    assert f"--model {TOY}: a toy model runs without an engine; use --engine hf" in line
     line = expect_usage_error(capsys, llm_main, ["evaluate", "--model", TOY, "--model", TOY, "--task", "toy"])
     assert "--model given twice" in line
 

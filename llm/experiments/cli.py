@@ -14,8 +14,9 @@ runs these three alone.)
 loaded on top of the default base), ``randw`` (a randomly initialised copy of
 the default architecture; ``randw:SEED``) or ``toy:V,T,SEED`` (a random
 ``exact.TabularAR`` behind :class:`llm.ToyModel`, for tests).  ``--engine vllm`` (``teacher``,
-``evaluate``, and ``sample``) runs a model directory, hub name or the default model on vLLM
-(:class:`llm.VLLMModel`, with ``--tensor-parallel-size``, ``--data-parallel-size`` and any
+``evaluate``, and ``sample``) runs every kind but the toy on vLLM: a LoRA adapter on the base's
+engine (vLLM's LoRA API), RandW saved once and served by an engine of its own (on a GPU, give
+both engines room: ``--engine-arg gpu_memory_utilization=0.45``) (:class:`llm.VLLMModel`, with ``--tensor-parallel-size``, ``--data-parallel-size`` and any
 ``--engine-arg KEY=VALUE``); ``--engine hf`` (the default) on transformers (:class:`llm.HFModel`).
 
 Bad input is a one-line ``PROG: error: ...`` and exit status 2 (:func:`exact._validate.run_command`):
@@ -74,7 +75,7 @@ def check_model_spec(spec: str, engine: str | None = None) -> str:
     Kinds: ``"default"``, ``"toy"`` (``toy:V,T,SEED``), ``"randw"`` (``randw[:SEED]``), ``"adapter"``
     (a folder with ``adapter_config.json``), ``"path"`` (a folder with ``config.json``, or a ``.gguf``
     file starting with the GGUF magic bytes) or ``"hub"`` (a hub name, loaded from the offline cache).
-    With an ``engine``, a kind it cannot run (toy, RandW and adapters need ``hf``) is refused too.
+    With an ``engine``, a kind it cannot run (a toy model needs ``hf``) is refused too.
     """
     if spec in ("default", "base"):
         return "default"
@@ -88,10 +89,8 @@ def check_model_spec(spec: str, engine: str | None = None) -> str:
         _randw_seed(spec)
     else:
         kind = _path_kind(spec)
-    if engine is not None and engine != "hf" and kind in ("toy", "randw", "adapter"):
-        what = {"toy": "a toy model runs without an engine", "randw": "RandW re-initialises a transformers network",
-                "adapter": "a LoRA adapter is merged into a transformers network"}[kind]
-        raise ValueError(f"--model {spec}: {what}; use --engine hf")
+    if engine is not None and engine != "hf" and kind == "toy":
+        raise ValueError(f"--model {spec}: a toy model runs without an engine; use --engine hf")
     return kind
 
 
@@ -172,6 +171,10 @@ def load_model(spec: str | None, base=None, engine: str = "hf", engine_args: Map
     if kind == "adapter":
         from .distill import load_student
 
+        if base is None and engine == "vllm":  # start the base with LoRA rather than restart it
+            from ..vllm import lora_engine_args
+
+            engine_args = lora_engine_args([spec], engine_args)
         return load_student(spec, base if base is not None else _load_engine(None, engine, engine_args))
     return _load_engine(spec, engine, engine_args)
 
@@ -405,8 +408,14 @@ def _evaluate_rows(args) -> list:
     problems = task.problems(args.n, args.problem_seed)
     engine, engine_args = engine_from_args(args)
     kinds = [check_model_spec(spec, engine) for spec in specs]
-    # the base is loaded once, shared by base, RandW and students
-    base = load_model("default", engine=engine, engine_args=engine_args) if {"default", "randw", "adapter"} & set(kinds) else None
+    # the base is loaded once, shared by base, RandW and students (on vLLM: started with LoRA if students come)
+    adapters = [spec for spec, kind in zip(specs, kinds) if kind == "adapter"]
+    base_args = engine_args
+    if engine == "vllm" and adapters:
+        from ..vllm import lora_engine_args
+
+        base_args = lora_engine_args(adapters, engine_args)
+    base = load_model("default", engine=engine, engine_args=base_args) if {"default", "randw", "adapter"} & set(kinds) else None
     models = {spec: load_model(spec, base, engine, engine_args) for spec in specs}
     rows = evaluate_models(models, task, problems, configs, list(range(args.seeds)), chat=not args.no_chat,
                            progress=not args.quiet, records=args.records, shard=args.shard, announce=True)

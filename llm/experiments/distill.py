@@ -15,7 +15,8 @@ marker removed first (ECOSYSTEM.md: ``Trainer`` and ``save_pretrained`` refuse i
 otherwise).  ``out/`` receives the adapter (``adapter_config.json``,
 ``adapter_model.safetensors``), ``training_curve.json`` (step, epoch, loss,
 learning rate) and ``distill_config.json``.  :func:`load_student` merges an
-adapter into a copy of the base and returns an :class:`llm.HFModel`.
+adapter into a copy of the base and returns an :class:`llm.HFModel`, or on a vLLM
+base serves it on the base's engine (vLLM's LoRA API).
 """
 
 from __future__ import annotations
@@ -212,7 +213,11 @@ def _targets(network) -> list[str]:
 def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: DistillConfig = DistillConfig()) -> DistillResult:
     """Train a LoRA student on teacher records (a JSONL path or a list) and save it to ``out``.
 
-    ``base`` is an :class:`llm.HFModel` (its network is copied, never modified).
+    ``base`` is an :class:`llm.HFModel` (its network is copied, never modified) or an
+    :class:`llm.VLLMModel`, whose transformers twin (:meth:`llm.VLLMModel.hf_twin`: the same
+    weights; the default model from its GGUF) is loaded and trained.  On a GPU the vLLM engine
+    holds most of the memory (``gpu_memory_utilization``, default 0.9): a pipeline closes it
+    (``model.close()``) before training, or starts it with a smaller ``gpu_memory_utilization``.
     ``out`` is published as a whole (:func:`exact._atomic_output.publish_together`):
     adapter, curve and config appear together, replacing any old ``out``
     folder entirely, and a kill leaves the old folder or (after the next
@@ -221,6 +226,8 @@ def distill(data: str | Path | Sequence[dict], out: str | Path, base, config: Di
     """
     from peft import LoraConfig, get_peft_model
 
+    if hasattr(base, "hf_twin"):  # vLLM: train its weights on transformers
+        base = base.hf_twin()
     vocab_size = getattr(base, "vocab_size", None)
     if isinstance(data, (str, Path)):
         records = read_training_records(data, vocab_size)
@@ -300,10 +307,15 @@ def _train(student, examples, pad_token_id: int, config: DistillConfig) -> list[
 
 
 def load_student(adapter_dir: str | Path, base=None):
-    """The distilled student as an :class:`llm.HFModel`: ``adapter_dir`` merged into a copy of ``base``.
+    """The distilled student: ``adapter_dir`` on ``base``, which is never modified.
 
-    ``base`` defaults to a fresh default model (``llm.HFModel()``); it is never modified.
+    ``base`` an :class:`llm.HFModel` (default: a fresh ``llm.HFModel()``): an :class:`llm.HFModel`
+    with the adapter merged into a copy of the network.  ``base`` an :class:`llm.VLLMModel`: a view
+    of it that sends the adapter with every engine call (:meth:`llm.VLLMModel.with_adapter`; the
+    same engine, no merged copy).
     """
+    if hasattr(base, "with_adapter"):
+        return base.with_adapter(adapter_dir)
     from peft import PeftModel
 
     if base is None:

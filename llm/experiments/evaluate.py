@@ -58,6 +58,8 @@ __all__ = [
     "evaluate_models",
     "markdown_table",
     "random_init_copy",
+    "random_network",
+    "randw_dir",
     "record_id",
     "rows_csv",
     "rows_from_records",
@@ -93,21 +95,63 @@ class EvalRow:
 
 
 def random_init_copy(base, seed: int = 0):
-    """RandW: the base's architecture and tokenizer with freshly initialised weights (``torch.manual_seed(seed)``)."""
-    from transformers import AutoModelForCausalLM
+    """RandW: the base's architecture and tokenizer with freshly initialised weights (``torch.manual_seed(seed)``).
 
+    ``base`` an :class:`llm.HFModel`: the network lives in memory, on the base's device.  ``base`` an
+    :class:`llm.VLLMModel`: the same network (same config and seed, so the same weights under the
+    same transformers release) is saved once with the base's tokenizer into :func:`randw_dir` and
+    served by an engine of its own (:meth:`llm.VLLMModel.sibling`; on a GPU give both engines a
+    ``gpu_memory_utilization`` that fits, or close the base first).
+    """
+    if hasattr(base, "sibling"):  # vLLM: an engine loads weights from disk
+        from transformers import AutoConfig, AutoTokenizer
+
+        from ..vllm import save_hf_dir
+
+        target = randw_dir(base, seed)
+        if not (target / "config.json").exists():
+            network = random_network(AutoConfig.from_pretrained(base.path), seed)
+            save_hf_dir(target, network, AutoTokenizer.from_pretrained(base.path))
+        model = base.sibling(target)
+        model.name = f"randw:{seed}"
+        return model
     from .distill import wrap_model
 
-    config = copy.deepcopy(base.model.config)
+    network = random_network(base.model.config, seed)
+    return wrap_model(network.to(base.device).eval(), base.tokenizer, f"randw:{seed}", template=base)
+
+
+def random_network(config, seed: int):
+    """``AutoModelForCausalLM.from_config`` (float32) drawn under ``torch.manual_seed(seed)``; the global RNG is restored.
+
+    ``config`` is copied and its quantization marker (a GGUF-loaded model's) dropped."""
+    from transformers import AutoModelForCausalLM
+
+    config = copy.deepcopy(config)
     if getattr(config, "quantization_config", None) is not None:
         del config.quantization_config
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        network = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()
     finally:
         torch.random.set_rng_state(state)
-    return wrap_model(network.to(base.device).eval(), base.tokenizer, f"randw:{seed}", template=base)
+
+
+def randw_dir(base, seed: int) -> Path:
+    """Where :func:`random_init_copy` keeps a vLLM base's RandW: ``$POWER_TOOLKIT_CACHE/randw/<type>-<hash>-seed<S>``.
+
+    ``<hash>``: of the base's location and config, so another base never reuses it.
+    """
+    import hashlib
+
+    from transformers import AutoConfig
+
+    from ..vllm import cache_dir
+
+    config = AutoConfig.from_pretrained(base.path)
+    key = hashlib.sha256(f"{base.path}\n{config.to_json_string()}".encode()).hexdigest()[:12]
+    return cache_dir() / "randw" / f"{config.model_type}-{key}-seed{int(seed)}"
 
 
 def record_id(model_label: str, method: str, seed: int, problem_id: str) -> str:

@@ -65,7 +65,9 @@ def vllm_tiny(tmp_path_factory):
     The model directory and the HF backend's log-probs come from tests/llm/vllm_reference.py run by
     ``$HF_REFERENCE_PYTHON`` (the main environment's Python; ``make test-vllm`` sets it), so the
     reference is the transformers the default suite tests, not the older one vLLM pins.  ``exact_model``: ``llm.enumerate_exact``
-    over the HF log-probs (EOS-absorbing).  ONE engine per test session (start ~1.5 min on CPU);
+    over the HF log-probs (EOS-absorbing).  The engine runs with LoRA enabled (rank <= 8), so the
+    students of tests/llm/test_vllm_students.py share it; requests without an adapter compute the
+    plain network (the base tests here check that).  ONE engine per test session (start ~1.5 min on CPU);
     skipped where vLLM is not installed.  A vLLM that is installed but fails to import (e.g. a
     mismatched torchvision) is an error, not a skip.
     """
@@ -82,6 +84,6 @@ def vllm_tiny(tmp_path_factory):
     subprocess.run([python, str(Path(__file__).with_name("vllm_reference.py")), str(out)], check=True)
     reference = HFReference(json.loads((out / "hf_reference.json").read_text()))
     exact_model = llm.enumerate_exact(reference, reference.prompt, range(reference.vocab_size), reference.horizon_tokens)
-    engine = llm.VLLMModel(str(out / "model"), dtype="float32", max_model_len=64, seed=0)
+    engine = llm.VLLMModel(str(out / "model"), dtype="float32", max_model_len=64, seed=0, enable_lora=True, max_lora_rank=8)
     yield reference, exact_model, engine
     engine.close()
