@@ -6,7 +6,6 @@ model and the pipeline's run by stand-ins and check what reaches them.  Data fil
 in each benchmark's real schema; the hub is a stand-in ``datasets`` module (never the network).
 """
 
-import importlib.util
 import json
 import sys
 import types
@@ -17,8 +16,6 @@ import pytest
 from figures import _llm, _pipeline
 from figures import _registry as registry
 from tests.llm.experiments.test_benchmarks import GPQA, MATH500
-
-ROOT = Path(__file__).resolve().parents[2]
 
 #: MATH training records in the schema of MATH's train split / math_full_minus_math500.json: no `answer`,
 #: the gold is the last \boxed{} of `solution`; the last one repeats a MATH500 fixture problem (held out).
@@ -38,14 +35,6 @@ MBPP_SANITIZED = [
 def write_jsonl(path, records):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
-
-
-@pytest.fixture(scope="module")
-def cli():
-    spec = importlib.util.spec_from_file_location("paper_repro", ROOT / "paper_repro.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

@@ -10,26 +10,14 @@ loaded on it (``load_model(adapter, base=base, engine="vllm")``).  Marked ``vllm
 math-verify); skipped where vLLM is not installed.
 """
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.figures.test_paper_tables import MATH_TRAIN, MBPP_SANITIZED, write_jsonl
 from tests.llm.experiments.test_benchmarks import GPQA, MATH500
 
-ROOT = Path(__file__).resolve().parents[2]
-
 pytestmark = pytest.mark.vllm
-
-
-@pytest.fixture(scope="module")
-def cli():
-    spec = importlib.util.spec_from_file_location("paper_repro", ROOT / "paper_repro.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
