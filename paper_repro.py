@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--figure", "-f", action="append", metavar="ID", help="figure to build (repeatable), e.g. S6")
     which.add_argument("--table", "-t", action="append", metavar="N",
                        help="table to build (repeatable): 1 means table1, S3 means tableS3 (S3-S6: the supplement's)")
-    which.add_argument("--all", action="store_true", help="build every figure")
+    which.add_argument("--all", action="store_true", help="build every figure (but the benchmark tables S3-S6)")
     which.add_argument("--list", action="store_true", help="list figure IDs with their captions")
     parser.add_argument("--out", type=output_dir_argument, default=Path("out"), help="output folder (default: out/)")
     parser.add_argument("--seed", type=seed_argument, default=0, help="seed for Monte Carlo figures (default: 0)")
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="image formats, comma separated (default: png)")
     parser.add_argument(
         "--scale", choices=("tiny", "small", "paper"), default=None,
-        help="size of the language-model experiments (Table 1, Figures 2-3): tiny (CI), small (CPU), paper (GPU)",
+        help="size of the language-model experiments (Tables 1, S3-S6, Figures 2-3): tiny (CI), small (CPU), paper (GPU)",
     )
     lm = parser.add_argument_group("language-model tables (Table 1, Tables S.3-S.6)")
     lm.add_argument("--engine", choices=("hf", "vllm"), default=None,

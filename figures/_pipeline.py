@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,10 +44,11 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 from . import _llm
+from ._registry import progress
 
 __all__ = [
-    "LEARNING_RATES", "PipelineResult", "TRAINING", "TableSpec", "TrainingSource", "choose_learning_rate", "headline",
-    "load_tasks", "plot", "run_pipeline", "summary", "table_compute", "tables",
+    "LEARNING_RATES", "PipelineResult", "ProblemSets", "SUPPLEMENT_ROWS", "TRAINING", "TableSpec", "TrainingSource",
+    "choose_learning_rate", "headline", "load_tasks", "plot", "run_pipeline", "summary", "table_compute", "tables",
 ]
 
 #: Table S.2: the SFT learning rate per (training set, model).  Keys: the model's name (the last
@@ -270,15 +270,11 @@ def _student(base, teacher_file: Path, out: Path, config, engine: str):
     saved = out / "distill_config.json"
     expected = {**asdict(config), "base": getattr(base, "name", None)}
     if saved.is_file() and {k: v for k, v in json.loads(saved.read_text()).items() if k in expected} == expected:
-        _llm_progress(f"distill: reusing the finished student in {out}")
+        progress(f"distill: reusing the finished student in {out}")
         curve = json.loads((out / "training_curve.json").read_text())
     else:
         curve = distill(teacher_file, out, base, config).curve
     return load_model(str(out), base=base, engine=engine), curve
-
-
-def _llm_progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def run_pipeline(
@@ -327,7 +323,7 @@ def run_pipeline(
     timings["evaluate"] = time.perf_counter() - before
     timings["total"] = time.perf_counter() - start
     table = markdown_table(rows)
-    print(table, file=sys.stderr, flush=True)
+    progress(table)
     data = {"task": sets.eval_task.name, "n_eval": len(sets.eval_problems),
             "training_set": sets.train_label, "n_train": len(sets.train_problems) if sets.train_problems else 0}
     settings = {**s, "learning_rate": lr[0], "learning_rate_source": lr[1], "engine": engine,
@@ -359,7 +355,7 @@ def table_compute(spec: TableSpec, default_scale: str = "tiny") -> Callable[...,
         scratch = None
         if workdir is None and scale == "paper":
             workdir = str(Path("paper_runs") / f"{spec.figure_id.lower()}-{Path(model or 'default').name}-seed{seed}")
-            _llm_progress(f"[{spec.figure_id}] resumable work folder: {workdir} (rerun the same command after a kill)")
+            progress(f"[{spec.figure_id}] resumable work folder: {workdir} (rerun the same command after a kill)")
         if workdir is None:
             scratch = tempfile.TemporaryDirectory(prefix=f"{spec.figure_id.lower()}-")
             workdir = scratch.name

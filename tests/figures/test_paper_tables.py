@@ -6,6 +6,7 @@ model and the pipeline's run by stand-ins and check what reaches them.  Data fil
 in each benchmark's real schema; the hub is a stand-in ``datasets`` module (never the network).
 """
 
+import dataclasses
 import json
 import sys
 import types
@@ -259,3 +260,28 @@ def test_table_s6_end_to_end_on_math500_fixtures(cli, real_model, data, tmp_path
     assert 0 <= row["r_star_mean"] <= 1 and row["r_self_mean"] < 0 and row["bon_r_self"] >= row["r_self_mean"] - 1e-12
     assert summary["data"] == {"task": "math500", "n_eval": 2, "training_set": None, "n_train": 0}
     assert sorted(p.name for p in out.iterdir()) == ["tables6.json", "tables6_rows.csv"]
+
+
+def test_a_finished_student_with_the_same_settings_is_reused_after_a_kill(tmp_path, monkeypatch):
+    from llm.experiments import cli as experiments_cli
+    from llm.experiments import distill as distill_module
+    from llm.experiments.distill import DistillConfig
+
+    trained = []
+
+    def distill(data, out, base, config):
+        trained.append(config)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "distill_config.json").write_text(json.dumps({**dataclasses.asdict(config), "base": base.name, "examples": 2}))
+        (out / "training_curve.json").write_text(json.dumps([{"step": 1, "loss": 0.5}]))
+        return types.SimpleNamespace(curve=[{"step": 1, "loss": 0.5}])
+
+    monkeypatch.setattr(distill_module, "distill", distill)
+    monkeypatch.setattr(experiments_cli, "load_model", lambda spec, base=None, engine="hf": ("student", spec, engine))
+    base, out = types.SimpleNamespace(name="base-model"), tmp_path / "student"
+    config = DistillConfig(learning_rate=1e-5, max_steps=1)
+    first = _pipeline._student(base, tmp_path / "teacher.jsonl", out, config, "vllm")
+    assert first == (("student", str(out), "vllm"), [{"step": 1, "loss": 0.5}]) and len(trained) == 1
+    assert _pipeline._student(base, tmp_path / "teacher.jsonl", out, config, "vllm") == first and len(trained) == 1
+    _pipeline._student(base, tmp_path / "teacher.jsonl", out, DistillConfig(learning_rate=2e-5, max_steps=1), "vllm")
+    assert len(trained) == 2  # other settings: trained again
