@@ -57,10 +57,11 @@ def test_readme_table_command_at_toy_size_on_vllm(cli, vllm_base, data, tmp_path
     extra = [data.get(item, item) for item in extra]
     out = tmp_path / "out"
     assert cli.main(["--table", table, "--scale", "tiny", "--engine", "vllm", *extra, "--out", str(out)]) == 0
-    stem = "table1" if table == "1" else f"table{table.lower()}"
+    figure_id = f"table{table}"
+    stem = figure_id.lower()
     summary = json.loads((out / f"{stem}.json").read_text())["summary"]
     assert [row["model"] for row in summary["rows"]] == models
     assert summary["settings"]["engine"] == "vllm"
     for row in summary["rows"]:
         assert 0 <= row["r_star_mean"] <= 1 and row["r_self_mean"] < 0
-    assert capsys.readouterr().out.startswith(f"{stem} (tiny): ")
+    assert capsys.readouterr().out.startswith(f"{figure_id} (tiny): ")
