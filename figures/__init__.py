@@ -10,13 +10,17 @@ The figure-module contract
 A figure module defines, at top level:
 
 ``FIGURE_ID: str``
-    The ID users type, e.g. ``"S6"``, ``"2"``, ``"table1"``, ``"samplers"``.  Write it
+    The ID users type, e.g. ``"S6"``, ``"2"``, ``"table1"``, ``"tableS3"``, ``"samplers"``
+    (``--table S3`` means ``tableS3``; Figure S.6 and Table S.6 are ``S6`` and ``tableS6``).  Write it
     as a string literal: ``--list`` reads it (and ``CAPTION``) from the source
     without importing the module, so listing stays fast even when a module needs
     torch.  Matching is case-insensitive and ignores ``.``/spaces (``s.6`` = ``S6``);
     a bare number ``6`` also means ``S6`` when that is unambiguous.
 ``CAPTION: str``
     One line: what the figure shows, as the paper's caption says it.
+``IN_ALL: bool`` (optional, a literal; default ``True``)
+    ``False`` keeps the module out of ``paper_repro.py --all`` (the benchmark tables
+    ``tableS3``-``tableS6``: they need a dataset from the hub or ``--data-file``).
 ``compute(seed: int = 0, **options) -> dict``
     All the numbers, as plain data (numpy arrays, floats, lists).  Deterministic
     given ``seed``.  ``paper_repro.py`` passes ``--option KEY=VALUE`` settings only

@@ -7,10 +7,10 @@
 * ``small`` -- the default model (SmolLM2-135M-Instruct) on 1-digit arithmetic,
   sized to finish in well under an hour on 2 shared CPU cores;
 * ``paper`` -- Appendix B.1's settings, for GPU users with a 7B model
-  (``--option model=PATH``): α = 4, 3072 tokens, ``B = 192``, ``N_MCMC = 10``
+  (``--model PATH_OR_HUB_ID``, ``--engine vllm``): α = 4, 3072 tokens, ``B = 192``, ``N_MCMC = 10``
   (RandW: 1024 tokens, ``N_MCMC = 2``), 500 teacher prompts, 4 seeds, LoRA SFT
-  for 3 epochs with batch 1 × 8 accumulation, lr 1e-5, 1024-token window.
-  (MATH500/HumanEval need their own task module; arithmetic is the built-in.)
+  for 3 epochs with batch 1 × 8 accumulation, 1024-token window, Table S.2's learning rate.
+  Table 1 and Tables S.3-S.6 run on the paper's benchmarks at this scale (:mod:`figures._pipeline`).
 
 The base model is loaded once per process (:func:`base_model`; environment
 ``LLM_THREADS`` sets torch's CPU threads, ``LLM_DEVICE=cuda`` puts it on a GPU);
@@ -19,6 +19,7 @@ tests put their session model in ``_CACHE`` so no second copy is ever loaded.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import NamedTuple
 
@@ -51,18 +52,31 @@ def settings(scale: str) -> dict:
     return dict(SCALES[scale])
 
 
-def base_model(path: str | None = None):
-    """The base :class:`llm.HFModel` (default model unless ``path``), loaded once per process."""
+def base_model(path: str | None = None, engine: str = "hf", engine_args: dict | None = None):
+    """The base model (default model unless ``path``: a model directory, ``.gguf`` file or hub name), loaded once
+    per process through :func:`llm.experiments.cli.load_model` on ``engine`` (``"hf"``: :class:`llm.HFModel`,
+    ``"vllm"``: :class:`llm.VLLMModel`, with ``engine_args`` passed through).
+
+    The cache key of the hf engine without engine arguments is ``path or "default"`` (tests put their session
+    model there); other engines and arguments get their own entry.
+    """
+    engine_args = dict(engine_args or {})
     key = path or "default"
+    if engine != "hf" or engine_args:
+        key = json.dumps([key, engine, sorted((k, str(v)) for k, v in engine_args.items())])
     if key not in _CACHE:
         import torch
 
         from exact.llm_guard import import_llm
 
-        llm = import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours
+        import_llm()  # fails with advice if PyPI's unrelated `llm` is found instead of ours
+        from llm.experiments.cli import load_model
+
         if os.environ.get("LLM_THREADS"):
             torch.set_num_threads(int(os.environ["LLM_THREADS"]))
-        _CACHE[key] = llm.HFModel(path, device=os.environ.get("LLM_DEVICE", "cpu"))
+        if engine == "hf":
+            engine_args.setdefault("device", os.environ.get("LLM_DEVICE", "cpu"))
+        _CACHE[key] = load_model(path or "default", engine=engine, engine_args=engine_args)
     return _CACHE[key]
 
 

@@ -36,6 +36,7 @@ class FigureEntry:
     figure_id: str
     caption: str
     module_name: str
+    in_all: bool = True
 
     def load(self) -> ModuleType:
         module = importlib.import_module(self.module_name)
@@ -45,19 +46,25 @@ class FigureEntry:
         return module
 
 
-def _literal(tree: ast.Module, name: str) -> Any:
+_REQUIRED = object()
+
+
+def _literal(tree: ast.Module, name: str, default: Any = _REQUIRED) -> Any:
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == name for t in targets) and node.value is not None:
             return ast.literal_eval(node.value)
-    raise KeyError(name)
+    if default is _REQUIRED:
+        raise KeyError(name)
+    return default
 
 
 def discover() -> list[FigureEntry]:
     """Every module of ``figures/`` that defines ``FIGURE_ID`` (read from the source, no import).
 
     A module whose ``FIGURE_ID``/``CAPTION`` are not string literals is imported to read them.
-    Sorted: main-text figures and tables first, then ``S1, S2, ...`` numerically, then the rest.
+    Sorted: main-text figures and tables first, then ``S1, S2, ...`` numerically, then the supplement's
+    tables ``tableS3, ...``, then the rest.
     """
     package = importlib.import_module(PACKAGE)
     entries = []
@@ -69,6 +76,7 @@ def discover() -> list[FigureEntry]:
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
             figure_id, caption = _literal(tree, "FIGURE_ID"), _literal(tree, "CAPTION")
+            in_all = _literal(tree, "IN_ALL", default=True)
         except KeyError:
             continue  # not a figure module (a helper)
         except (OSError, SyntaxError, ValueError):
@@ -76,7 +84,8 @@ def discover() -> list[FigureEntry]:
             if not hasattr(module, "FIGURE_ID"):
                 continue
             figure_id, caption = module.FIGURE_ID, getattr(module, "CAPTION", "")
-        entries.append(FigureEntry(str(figure_id), str(caption), module_name))
+            in_all = getattr(module, "IN_ALL", True)
+        entries.append(FigureEntry(str(figure_id), str(caption), module_name, bool(in_all)))
     ids = [normalize(entry.figure_id) for entry in entries]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -86,11 +95,11 @@ def discover() -> list[FigureEntry]:
 
 def _order(figure_id: str) -> tuple:
     key = normalize(figure_id)
-    for rank, pattern in enumerate((r"(\d+)", r"table(\d+)", r"s(\d+)")):
+    for rank, pattern in enumerate((r"(\d+)", r"table(\d+)", r"s(\d+)", r"tables(\d+)")):
         match = re.fullmatch(pattern, key)
         if match:
             return (rank, int(match.group(1)), key)
-    return (3, 0, key)
+    return (4, 0, key)
 
 
 def normalize(figure_id: str) -> str:

@@ -4,22 +4,10 @@ They run on the session's ``real_model`` (tests/conftest.py), shared through
 ``figures._llm``'s cache, so the suite loads the model once.
 """
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def cli():
-    spec = importlib.util.spec_from_file_location("paper_repro", ROOT / "paper_repro.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

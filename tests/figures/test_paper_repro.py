@@ -1,6 +1,5 @@
 """The ``paper_repro.py`` CLI and the figure registry: listing, ID matching, outputs, atomic writes."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,14 +13,6 @@ from figures import _registry as registry
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "paper_repro.py"
 S_FIGURES = ["S5", "S6", "S7", "S8", "S9", "S10"]
-
-
-@pytest.fixture(scope="module")
-def cli():
-    spec = importlib.util.spec_from_file_location("paper_repro", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_list_as_a_script_prints_every_figure_with_its_caption():
