@@ -84,6 +84,10 @@ MUT_STAMP := $(MUT_VENV)/.installed
 MUT_DIR   := build/mutation
 MUTMUT_VERSION ?= 3.8.1
 MUT_JOBS  ?= 2
+# Hypothesis profile of the mutant runs (tests/conftest.py): `mutants` = ci with MUTANT_EXAMPLES
+# examples per test and no shrinking; MUT_PROFILE=ci gives the default suite's 60 examples
+MUT_PROFILE ?= mutants
+MUTANT_EXAMPLES ?= 20
 # copied next to the mutated packages (imported by the tests, never mutated)
 MUT_COPY  := exact llm tests proofs_check figures bench paper_repro.py pyproject.toml
 # what is mutated (mutmut globs) and the tests that must kill it (pytest arguments)
@@ -115,7 +119,7 @@ mutants: $(MUT_STAMP)
 	  'pytest_add_cli_args =' '    -p' '    no:cacheprovider' \
 	  'pytest_add_cli_args_test_selection =' $(foreach t,$(MUTANT_TESTS),'    $(t)') \
 	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg
-	cd $(MUT_DIR) && CI=true ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
+	cd $(MUT_DIR) && CI=true HYPOTHESIS_PROFILE=$(MUT_PROFILE) MUTANT_EXAMPLES=$(MUTANT_EXAMPLES) ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
 	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
 
 clean:
