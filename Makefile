@@ -118,7 +118,11 @@ mutants: $(MUT_STAMP)
 	  'do_not_mutate =' $(foreach m,$(MUTANT_SKIP),'    $(m)') \
 	  'pytest_add_cli_args =' '    -p' '    no:cacheprovider' \
 	  'pytest_add_cli_args_test_selection =' $(foreach t,$(MUTANT_TESTS),'    $(t)') \
-	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg
+	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg.new
+	# mutmut 3.8.1 maps tests to functions once (the stats run) and only for the files mutated then:
+	# a changed MUTATE (or test set) needs a new stats run, else new files' mutants get "no tests"
+	cmp -s $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg || rm -f $(MUT_DIR)/mutants/mutmut-stats.json
+	mv $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg
 	cd $(MUT_DIR) && CI=true HYPOTHESIS_PROFILE=$(MUT_PROFILE) MUTANT_EXAMPLES=$(MUTANT_EXAMPLES) ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
 	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
 
