@@ -242,3 +242,17 @@ def test_allocation_guards_name_the_table_and_its_size(call, message):
     with exact.memory_limit(16):  # 2 float64 entries
         with pytest.raises(ValueError, match=message):
             call(model)
+
+
+def test_prefix_length_and_sample_size_checks():
+    """A prefix length must be an integer (1.0 and 1.5 are refused); ``n = 0`` draws nothing; the errors name ``n``."""
+    model = exact.TabularAR.random((3, 4, 5), seed=0)
+    for length in (1.0, 1.5, True):
+        with pytest.raises(ValueError, match=r"^prefix length must be an integer in \[0, 2\], got "):
+            exact.power_conditionals(model, 2.0, length)
+    markov = exact.MarkovAR.random(4, 3, seed=1)
+    assert exact.sample_power(markov, 2.0, 0, np.random.default_rng(0)).shape == (0, 3)
+    with pytest.raises(ValueError, match=r"^n must be "):
+        exact.sample_power(markov, 2.0, -1, np.random.default_rng(0))
+    with exact.memory_limit(16), pytest.raises(ValueError, match=r"^the sampled sequences needs 20 entries"):
+        exact.sample_power(markov, 2.0, 5, np.random.default_rng(0))  # n × max(T, V) = 5 × 4
