@@ -92,7 +92,8 @@ MUTANT_EXAMPLES ?= 20
 MUT_COPY  := exact llm tests proofs_check figures bench paper_repro.py pyproject.toml
 # what is mutated (mutmut globs) and the tests that must kill it (pytest arguments)
 MUTATE ?= exact/* llm/samplers/* llm/estimators.py llm/slope.py
-MUTANT_SKIP ?= exact/_atomic_output.py exact/llm_guard.py exact/_version.py exact/_memory.py exact/testing/plugin.py
+MUTANT_SKIP ?= exact/_atomic_output.py exact/llm_guard.py exact/_version.py exact/_memory.py exact/testing/plugin.py \
+  exact/testing/strategies.py
 MUTANT_TESTS ?= tests/exact tests/testing_kit tests/proofs_check tests/test_reproducible_examples.py \
   tests/llm/test_samplers_toy.py tests/llm/test_estimators_toy.py tests/llm/test_eos_toy_samplers.py \
   tests/llm/test_eos_toy_smc.py tests/llm/test_mh_toy.py tests/llm/test_slope.py
