@@ -97,11 +97,16 @@ MUT_STAMP := $(MUT_VENV)/.installed
 MUT_DIR   := build/mutation
 MUTMUT_VERSION ?= 3.8.1
 MUT_JOBS  ?= 2
+# Hypothesis profile of the mutant runs (tests/conftest.py): `mutants` = ci with MUTANT_EXAMPLES
+# examples per test and no shrinking; MUT_PROFILE=ci gives the default suite's 60 examples
+MUT_PROFILE ?= mutants
+MUTANT_EXAMPLES ?= 20
 # copied next to the mutated packages (imported by the tests, never mutated)
 MUT_COPY  := exact llm tests proofs_check figures bench paper_repro.py pyproject.toml
 # what is mutated (mutmut globs) and the tests that must kill it (pytest arguments)
 MUTATE ?= exact/* llm/samplers/* llm/estimators.py llm/slope.py
-MUTANT_SKIP ?= exact/_atomic_output.py exact/llm_guard.py exact/_version.py exact/_memory.py exact/testing/plugin.py
+MUTANT_SKIP ?= exact/_atomic_output.py exact/llm_guard.py exact/_version.py exact/_memory.py exact/testing/plugin.py \
+  exact/testing/strategies.py
 MUTANT_TESTS ?= tests/exact tests/testing_kit tests/proofs_check tests/test_reproducible_examples.py \
   tests/llm/test_samplers_toy.py tests/llm/test_estimators_toy.py tests/llm/test_eos_toy_samplers.py \
   tests/llm/test_eos_toy_smc.py tests/llm/test_mh_toy.py tests/llm/test_slope.py
@@ -127,8 +132,12 @@ mutants: $(MUT_STAMP)
 	  'do_not_mutate =' $(foreach m,$(MUTANT_SKIP),'    $(m)') \
 	  'pytest_add_cli_args =' '    -p' '    no:cacheprovider' \
 	  'pytest_add_cli_args_test_selection =' $(foreach t,$(MUTANT_TESTS),'    $(t)') \
-	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg
-	cd $(MUT_DIR) && CI=true ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
+	  'also_copy =' $(foreach c,$(filter-out exact llm,$(MUT_COPY)),'    $(c)') > $(MUT_DIR)/setup.cfg.new
+	# mutmut 3.8.1 maps tests to functions once (the stats run) and only for the files mutated then:
+	# a changed MUTATE (or test set) needs a new stats run, else new files' mutants get "no tests"
+	cmp -s $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg || rm -f $(MUT_DIR)/mutants/mutmut-stats.json
+	mv $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg
+	cd $(MUT_DIR) && CI=true HYPOTHESIS_PROFILE=$(MUT_PROFILE) MUTANT_EXAMPLES=$(MUTANT_EXAMPLES) ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
 	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
 
 clean:

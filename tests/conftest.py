@@ -2,7 +2,9 @@
 
 Profiles: ``ci`` is the default (also what ``CI=true`` gets, and ``HYPOTHESIS_PROFILE=ci``):
 derandomised, no deadline, no example database; ``dev`` (``HYPOTHESIS_PROFILE=dev``) draws
-300 fresh random examples per test for local bug hunting (not reproducible by design).
+300 fresh random examples per test for local bug hunting (not reproducible by design);
+``mutants`` (``HYPOTHESIS_PROFILE=mutants``, what ``make mutants`` uses) is ``ci`` with
+``MUTANT_EXAMPLES`` (default 20) examples per test and no shrinking.
 
 Reproducible from one file: a failure in the full run reproduces when that test file (or
 that one test) runs alone, because the examples a test draws depend on the test alone:
@@ -25,7 +27,7 @@ Regressions found by a random search (``dev``) are pinned with ``@example`` on t
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 
 def _freeze_local_constants() -> bool:
@@ -54,6 +56,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", parent=settings.get_profile("ci"), max_examples=300, derandomize=False)
+# mutation testing (`make mutants`, docs/mutation.md): every mutant reruns the tests that cover it, so
+# fewer examples per test and no shrinking (a mutant is killed by the first failing example; a
+# minimal one is never read).  Still derandomised: the same examples on every run.
+settings.register_profile(
+    "mutants",
+    parent=settings.get_profile("ci"),
+    max_examples=int(os.environ.get("MUTANT_EXAMPLES", "20")),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    print_blob=False,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

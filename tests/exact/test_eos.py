@@ -344,3 +344,35 @@ def test_markov_with_eos_matches_its_dense_joint_and_completions(markov, alpha):
 def test_bad_eos_ids_are_clear_value_errors(build_bad, message):
     with pytest.raises(ValueError, match=message):
         build_bad()
+
+
+def test_completions_of_every_array_shape():
+    """A ``(T,)`` row and numpy rows are completions too; EOS anywhere before the last token is a continuation."""
+    assert exact.completion_lengths(np.array([1, 2, 0]), None) == 3 and exact.completion_lengths(np.array([1, 2, 0]), None).shape == ()
+    assert exact.trim_completions(np.array([1, 0, 0]), 0) == [(1, 0)]
+    assert exact.trim_completions(np.array([[[1, 2, 0]], [[0, 0, 0]]]), 0) == [(1, 2, 0), (0,)]  # (2, 1, T)
+    padded = exact.pad_completions([np.array([1, 0]), np.array([2, 2, 2])], 3, 0)
+    np.testing.assert_array_equal(padded, [[1, 0, 0], [2, 2, 2]])
+    with pytest.raises(ValueError, match=r"^completion 0 continues after its EOS token at position 1$"):
+        exact.pad_completions([[1, 0, 2]], 3, 0)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: exact.completion_lengths(np.array([[0.0, 1.0]]), None), r"^sequences must be an \(n, T\) integer array"),
+        (lambda: exact.completion_lengths(np.zeros((2, 0), dtype=np.int64), 0), r"^sequences must be .* got shape \(2, 0\)"),
+        (lambda: exact.completion_lengths(np.int64(3), 0), r"^sequences must be .* got shape \(\), dtype int64$"),
+        (lambda: exact.completion_lengths(np.array([[0, 1]]), -1), r"^eos_token_id must be "),
+        (lambda: exact.pad_completions([[0]], 0, None), r"^horizon must be "),
+        (lambda: exact.pad_completions([[0]], 1, -1), r"^eos_token_id must be "),
+    ],
+)
+def test_bad_sequences_are_clear_value_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_padding_is_checked_against_the_memory_cap():
+    with exact.memory_limit(16), pytest.raises(ValueError, match=r"^the padded completions needs 9 entries"):
+        exact.pad_completions([[0, 0, 0]] * 3, 3, None)

@@ -7,6 +7,7 @@ self-normalised ratio, bounded by 2·(1 + CV²)²/N (delta method; written out b
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from exact.testing import strategies as sx
 
 
 RTOL = 1e-10
+LOG_HALF = math.log(0.5)
 
 
 def _reference_proposals(model, prefix, alpha, seed):
@@ -153,3 +155,56 @@ def test_sampled_ess_fraction_optimal_is_one():
     model = exact.TabularAR.random(3, 3, seed=4)
     draws = exact.sampled_ess_fraction(model, [1], 2.0, "optimal", 100, np.random.default_rng(0), 5)
     np.testing.assert_allclose(draws, 1.0, rtol=1e-12)
+
+
+def test_disjoint_supports_give_zero_weights():
+    """A proposal covering none of the target's support: W = 0 a.s., so E[W] = Var[W] = 0, CV² = ∞, ESS/N = 0."""
+    stats = exact.weight_stats_from_logs(np.array([0.0, -np.inf, -np.inf]), np.array([-np.inf, LOG_HALF, LOG_HALF]))
+    assert stats == exact.WeightStats(mean=0.0, variance=0.0, cv2=math.inf, ess_fraction=0.0)
+
+
+def test_weight_stats_defaults_and_axes():
+    """The default proposal is the optimal one (ESS/N = 1); ``axis`` picks the particle axis; one replicate by default."""
+    model = exact.TabularAR.random(3, 3, seed=4)
+    assert exact.incremental_weight_stats(model, [1], 2.0) == exact.incremental_weight_stats(model, [1], 2.0, "optimal")
+    lw = np.array([[0.0, 0.0, 0.0], [0.0, -np.inf, -np.inf]])  # ESS/N = (Σw)²/(N Σw²): rows 1, 1/3; columns 1, 1/2, 1/2
+    np.testing.assert_allclose(exact.ess_fraction_from_log_weights(lw, axis=1), [1.0, 1 / 3], rtol=1e-14)
+    np.testing.assert_allclose(exact.ess_fraction_from_log_weights(lw, axis=0), [1.0, 0.5, 0.5], rtol=1e-14)
+    draws = exact.sampled_ess_fraction(model, [1], 2.0, "base", 50, np.random.default_rng(0))
+    assert draws.shape == (1,)
+
+
+def test_proposal_vector_sum_tolerance_and_zero_entries():
+    """A proposal vector must sum to 1 within 1e-9 (1 + 1e-6 is refused); its zero entries are -inf without warnings."""
+    model = exact.TabularAR.random(3, 3, seed=4)
+    with pytest.raises(ValueError, match=r"^proposal vector must be non-negative, finite and sum to 1 within 1e-9$"):
+        exact.log_proposal(model, [], 2.0, np.array([0.5, 0.5 + 1e-6, 0.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log_q = exact.log_proposal(model, [], 2.0, np.array([0.5, 0.5, 0.0]))
+    np.testing.assert_array_equal(log_q, [math.log(0.5), math.log(0.5), -np.inf])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: exact.log_proposal(m, [], 2.0, np.array(["a", "b", "c"])), r"^proposal vector must be an array of real"),
+        (lambda m: exact.weight_stats_from_logs(np.log([0.5, 0.6]), np.log([0.5, 0.5])), r"^exp\(log_target\) must sum"),
+        (lambda m: exact.weight_stats_from_logs(np.log([0.5, 0.5]), np.log([0.5, 0.6])), r"^exp\(log_q\) must sum"),
+        (
+            lambda m: exact.weight_stats_from_logs(np.full(2, LOG_HALF), np.array([0.0, -np.inf, -np.inf])),
+            r"^log_target and log_q must have one shape, got \(2,\) and \(3,\)$",
+        ),
+        (lambda m: exact.ess_fraction_from_log_weights(np.array([np.nan])), r"^log weights must not be NaN"),
+        (lambda m: exact.sampled_ess_fraction(m, [], 2.0, "base", 0, np.random.default_rng(0)), r"^n_particles must be"),
+        (lambda m: exact.sampled_ess_fraction(m, [], 2.0, "base", 5, np.random.default_rng(0), 0), r"^n_replicates must be"),
+        (
+            lambda m: exact.sampled_ess_fraction(m, [], 2.0, "base", 10**9, np.random.default_rng(0), 10**9),
+            r"^the sampled particles needs ",
+        ),
+    ],
+)
+def test_errors_name_the_argument(call, message):
+    """Each error names the offending argument as the caller wrote it."""
+    with pytest.raises(ValueError, match=message):
+        call(exact.TabularAR.random(3, 3, seed=4))

@@ -309,3 +309,13 @@ def test_tables_round_trip_and_keep_impossible_rows_defined():
     uniform = conditional_table(levels[2], levels[1], undefined=-math.log(2))
     assert np.all(uniform[1] == -math.log(2))
     np.testing.assert_allclose(np.exp(tables[0]), joint.sum(axis=(1, 2)), atol=1e-15)
+
+
+def test_jackknife_clips_by_default():
+    """M = 2 draws X = [[.01, .01, .01], [5, 1, 5]]: p̂_JK = 2 p̂ - (p̂^(-0) + p̂^(-1))/2 is negative at token 1; clipped by default."""
+    x = np.array([[0.01, 0.01, 0.01], [5.0, 1.0, 5.0]])
+    plain = x.sum(axis=0) / x.sum()
+    unclipped = 2 * plain - (x[1] / x[1].sum() + x[0] / x[0].sum()) / 2
+    assert unclipped[1] < 0
+    np.testing.assert_allclose(jackknife_probabilities(np.log(x), clip=False), unclipped, rtol=1e-12)
+    np.testing.assert_allclose(jackknife_probabilities(np.log(x)), [0.5, 0.0, 0.5], rtol=1e-12, atol=1e-15)

@@ -8,6 +8,7 @@ quantities are compared with an absolute tolerance of 1e-10 times their magnitud
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -186,3 +187,72 @@ def test_sample_power_matches_exact_law(seed, alpha):
     totals = bf.prefix_totals(logp, alpha)
     probs = np.exp(_table(model.vocab_sizes, totals, 3) - totals[()])
     assert chi_square_pvalue(draws, probs) > 1e-4
+
+
+class _ProtocolOnly:
+    """A model with the protocol's tables but no dense ``log_joint`` (a user's own model, say)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.vocab_sizes, self.horizon = model.vocab_sizes, model.horizon
+
+    def __getattr__(self, name):
+        if name == "log_joint":
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+
+def test_all_power_conditionals_without_a_dense_joint():
+    """Without ``log_joint`` the tables come prefix length by prefix length; both routes agree with the brute force."""
+    model = exact.TabularAR.random((2, 3, 2), seed=5, zero_fraction=0.3)
+    logp = bf.log_joint_from_array(model.log_joint())
+    totals = bf.prefix_totals(logp, 3.0)
+    for tables in (exact.all_power_conditionals(_ProtocolOnly(model), 3.0), exact.all_power_conditionals(model, 3.0)):
+        assert [t.shape for t in tables] == [(2,), (2, 3), (2, 3, 2)]
+        for length, table in enumerate(tables):
+            for prefix in itertools.product(*(range(v) for v in model.vocab_sizes[:length])):
+                expected = bf.power_conditional(totals, prefix, model.vocab_sizes[length]) if length == 0 or math.fsum(
+                    math.exp(v) for y, v in logp.items() if y[:length] == prefix
+                ) > 0 else [0.0] * model.vocab_sizes[length]
+                np.testing.assert_allclose(table[prefix], expected, rtol=RTOL, atol=ATOL)
+
+
+def test_zero_mass_rows_are_computed_without_numpy_warnings():
+    """Zero-probability prefixes are legal ``-inf`` (zero rows): no divide-by-zero warning escapes."""
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.5], [0.0, 0.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tables = exact.all_power_conditionals(model, 2.0)
+    np.testing.assert_array_equal(tables[1], [[0.5, 0.5], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: exact.all_power_conditionals(m, 2.0), r"^the table of power conditionals at the leaves needs 60 entries"),
+        (lambda m: exact.temp_conditionals(m, 2.0, 1), r"^the table of temperature conditionals needs 12 entries"),
+        (lambda m: exact.temp_conditionals(m, 2.0, 0), r"^the table of temperature conditionals needs 3 entries"),
+        (lambda m: exact.power_conditionals(m, 2.0, 1), r"^the table of power conditionals needs 12 entries"),
+        (lambda m: exact.log_power_joint(m, 2.0), r"^the power joint needs 60 entries"),
+    ],
+)
+def test_allocation_guards_name_the_table_and_its_size(call, message):
+    """Each dense table is checked against the memory cap before allocation: the error names it and its size."""
+    model = exact.TabularAR.random((3, 4, 5), seed=0)
+    with exact.memory_limit(16):  # 2 float64 entries
+        with pytest.raises(ValueError, match=message):
+            call(model)
+
+
+def test_prefix_length_and_sample_size_checks():
+    """A prefix length must be an integer (1.0 and 1.5 are refused); ``n = 0`` draws nothing; the errors name ``n``."""
+    model = exact.TabularAR.random((3, 4, 5), seed=0)
+    for length in (1.0, 1.5, True):
+        with pytest.raises(ValueError, match=r"^prefix length must be an integer in \[0, 2\], got "):
+            exact.power_conditionals(model, 2.0, length)
+    markov = exact.MarkovAR.random(4, 3, seed=1)
+    assert exact.sample_power(markov, 2.0, 0, np.random.default_rng(0)).shape == (0, 3)
+    with pytest.raises(ValueError, match=r"^n must be "):
+        exact.sample_power(markov, 2.0, -1, np.random.default_rng(0))
+    with exact.memory_limit(16), pytest.raises(ValueError, match=r"^the sampled sequences needs 20 entries"):
+        exact.sample_power(markov, 2.0, 5, np.random.default_rng(0))  # n × max(T, V) = 5 × 4

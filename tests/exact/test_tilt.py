@@ -164,3 +164,39 @@ def test_bad_q_and_reward():
         exact.tilted_optimum(model, np.zeros((2, 3)), 1.0)
     with pytest.raises(ValueError, match="α > 1"):
         exact.beta_for_exponent(1.0)
+
+
+def test_decomposition_fields_and_prompted_tilts():
+    """Every field of the Eq. (14) decomposition is its definition; a PromptedModel gets one log tilt per prompt."""
+    model = exact.TabularAR.random(2, 2, 0, zero_fraction=0.3)
+    r = np.array([[0.5, -1.0], [2.0, 0.0]])
+    q = random_q_on_support(model, np.random.default_rng(1), 1.0)
+    d = exact.kl_rl_decomposition(q, model, r, 0.7)
+    assert d.beta == 0.7 and d.log_partition == pytest.approx(exact.log_tilt_partition(model, r, 0.7), abs=TOL)
+    assert d.rhs == pytest.approx(-0.7 * d.kl_to_optimum + 0.7 * d.log_partition, abs=TOL)
+    prompted = exact.PromptedModel([model, exact.TabularAR.random(2, 2, 1)], [0.5, 0.5])
+    logs = exact.log_tilted_optimum(prompted, [r, r], 0.7)
+    assert isinstance(logs, tuple) and len(logs) == 2
+    np.testing.assert_allclose(np.exp(logs[0]), exact.tilted_optimum(model, r, 0.7), atol=TOL)
+
+
+@pytest.mark.parametrize(
+    "q, prompted, message",
+    [
+        (np.full(4, 0.25), False, r"^q must have shape vocab_sizes = \(2, 2\), got \(4,\)$"),
+        (np.array([[0.5, np.nan], [0.5, 0.0]]), False, r"^q has NaN or infinite entries$"),
+        ([np.full((2, 2), 0.25), np.full(4, 0.25)], True, r"^q \(prompt 1\) must have shape"),
+        ([np.full((2, 2), 0.25)] * 3, True, r"^q has 3 entries for 2 prompts$"),
+    ],
+)
+def test_bad_q_messages_name_q_and_its_prompt(q, prompted, message):
+    model = exact.TabularAR.random(2, 2, 0)
+    target = exact.PromptedModel([model, model], [0.5, 0.5]) if prompted else model
+    reward = [np.zeros((2, 2))] * 2 if prompted else np.zeros((2, 2))
+    with pytest.raises(ValueError, match=message):
+        exact.kl_rl_decomposition(q, target, reward, 1.0)
+
+
+def test_bad_beta_message_names_beta():
+    with pytest.raises(ValueError, match=r"^beta must be > 0, got -1\.0$"):
+        exact.self_reward_exponent(-1.0)
