@@ -289,7 +289,10 @@ class VLLMModel:
         On a GPU the two engines share its memory: each takes ``gpu_memory_utilization`` of it
         (vLLM's default 0.9), so start both with a smaller one (e.g. 0.45), or close this one first.
         """
-        return VLLMModel(model, **{k: v for k, v in self._owner._given_args.items() if "lora" not in k})
+        args = {k: v for k, v in self._owner._given_args.items() if "lora" not in k}
+        if "dtype" in self._owner.engine_args:  # the default model's float32 too: RandW in the base's precision
+            args.setdefault("dtype", self._owner.engine_args["dtype"])
+        return VLLMModel(model, **args)
 
     def hf_twin(self, **hf_args: Any):
         """The same weights on transformers (:class:`llm.HFModel`): the default model from its GGUF, else ``HFModel(name)``.

@@ -116,6 +116,9 @@ def test_with_adapter_restarts_an_engine_without_lora_and_sends_the_adapter_with
     student.close()  # a view: the base's engine keeps running
     assert base.engine is second
     assert base.sibling(tmp_path / "model").engine.args == first.args  # RandW's engine: no LoRA
+    monkeypatch.setattr(llm.vllm, "default_hf_dir", lambda: model_dir)
+    default = llm.VLLMModel()  # the default model runs in float32 (vLLM's "auto" would cast it to bfloat16) ...
+    assert default.engine.args["dtype"] == "float32" and default.sibling(model_dir).engine.args["dtype"] == "float32"  # ... and so does its RandW
     with pytest.raises(ValueError, match="LoRA view"):
         student.hf_twin()
 
