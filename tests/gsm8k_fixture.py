@@ -25,7 +25,7 @@ def write_gsm8k(directory: Path) -> Path:
 def evaluate_argv(data_file: Path, engine: str) -> list[str]:
     """The README's laptop command at CI size: 8 problems, two seeds, standard vs temperature (α = 4)."""
     return ["evaluate", "--task", "gsm8k", "--data-file", str(data_file), "--n", "8", "--seeds", "2",
-            "--methods", "standard,temperature", "--max-new-tokens", "10", "--engine", engine]
+            "--methods", "standard,temperature", "--max-new-tokens", "6", "--engine", engine]
 
 
 def check_table(out: str) -> None:
