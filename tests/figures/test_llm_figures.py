@@ -1,7 +1,7 @@
 """The language-model artefacts at ``--scale tiny`` (Table 1, Figures 2-3) through ``paper_repro.py``.
 
 They run on the session's ``real_model`` (tests/conftest.py), shared through
-``figures._llm``'s cache, so the suite loads the model once.
+``figures._llm``'s cache, so each test process loads the model once.
 """
 
 import json
