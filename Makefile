@@ -115,8 +115,10 @@ MUTANT_SKIP ?= exact/_atomic_output.py exact/llm_guard.py exact/_version.py exac
 # there mutmut's trampoline cannot find its configuration, so they fail even unmutated; none of them
 # tests a mutated function's value
 MUT_SUBPROCESS_TESTS := --ignore=tests/exact/test_llm_guard.py --ignore=tests/testing_kit/test_plugin.py \
-  --deselect=tests/testing_kit/test_assertions.py::test_import_exact_does_not_load_the_kit_or_hypothesis
-MUTANT_TESTS ?= tests/exact tests/testing_kit tests/proofs_check tests/test_reproducible_examples.py \
+  --deselect=tests/testing_kit/test_assertions.py::test_import_exact_does_not_load_the_kit_or_hypothesis \
+  --deselect=tests/test_cli_bad_input.py::test_python_m_llm_prints_one_line_and_exits_2 \
+  --deselect=tests/test_cli_bad_input.py::test_python_m_llm_refuses_a_second_writer_in_one_line
+MUTANT_TESTS ?= tests/exact tests/testing_kit tests/proofs_check tests/test_reproducible_examples.py tests/test_cli_bad_input.py \
   tests/llm/test_samplers_toy.py tests/llm/test_estimators_toy.py tests/llm/test_eos_toy_samplers.py \
   tests/llm/test_eos_toy_smc.py tests/llm/test_mh_toy.py tests/llm/test_slope.py
 
