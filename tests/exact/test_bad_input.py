@@ -468,3 +468,31 @@ def test_vocabulary_size_checks():
         ((5,), True, r"^horizon True disagrees with 1 per-step vocabulary sizes$"),
     ]:
         _refuses(lambda: sizes(bad, horizon), message)
+
+
+def test_conditional_tables_check_directly():
+    """``check_log_conditionals``: the tables come back unchanged (EOS rows made absorbing); each refusal in full."""
+    from exact._validate import check_log_conditionals as check
+
+    three = [np.log([0.5, 0.5]), np.log(np.full((2, 3), 1 / 3)), np.log(np.full((2, 3, 2), 0.5))]
+    out = check(three, 1e-9)
+    assert len(out) == 3 and all(np.array_equal(a, b) for a, b in zip(out, three))
+    np.testing.assert_array_equal(check([np.array([0.0])], 0.0)[0], [0.0])  # one token; |Σ − 1| = 0 ≤ tol = 0
+    garbage_after_eos = [np.log([0.5, 0.5]), np.log([[1.0, 1.0], [0.25, 0.75]])]  # row y_1 = 0 sums to 2
+    first, second = check(garbage_after_eos, 1e-9, eos_token_id=0)
+    np.testing.assert_array_equal(second, [[0.0, -np.inf], [np.log(0.25), np.log(0.75)]])
+    for tables, message in [
+        (np.zeros((1, 2)), r"^log_conditionals must be a list of per-step tables log π\(y_t \| y_<t\)$"),
+        (5, r"^log_conditionals must be a list of per-step tables log π\(y_t \| y_<t\)$"),
+        ([], r"^from_conditionals needs at least one conditional table$"),
+        (["a"], r"^conditional table 0 must be an array of real numbers"),
+        ([np.zeros((2, 2))], r"^the last conditional table must have one axis per step \(1\) and no empty axis, got shape \(2, 2\)$"),
+        ([np.zeros(0)], r"^the last conditional table must have one axis per step \(1\) and no empty axis, got shape \(0,\)$"),
+        ([np.zeros(3), np.zeros((2, 3))], r"^conditional table 0 has shape \(3,\), expected \(2,\)$"),
+        ([np.array([0.0, np.nan])], r"^conditional table 0 has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
+        ([np.array([0.0, np.inf])], r"^conditional table 0 has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
+        (garbage_after_eos, r"^conditional table 1, row \(0,\): π\(· \| y_<2 = \(0,\)\) sums to 2, not 1 within 1e-09$"),
+    ]:
+        _refuses(lambda: check(tables, 1e-9), message)
+    with exact.memory_limit(16):
+        _refuses(lambda: check(three, 1e-9), r"^the joint of this model needs 12 entries \(96 bytes")
