@@ -418,6 +418,7 @@ def test_array_checks_accept_their_boundaries_and_name_the_argument():
     from exact import _validate as v
 
     np.testing.assert_array_equal(v.real_array(np.array([1, 2.5], dtype=object), "x"), [1.0, 2.5])
+    np.testing.assert_array_equal(v.real_array(np.array([[1, 2.5]], dtype=object), "x"), [[1.0, 2.5]])  # every entry read
     assert v.real_array(np.array([1, 2]), "x").dtype == np.float64
     _refuses(lambda: v.real_array(np.array([1, "a"], dtype=object), "x"), r"^x must be an array of real numbers, got entries of other types$")
     _refuses(lambda: v.real_array([[1.0], [1.0, 2.0]], "x"), r"^x must be an array of real numbers: ")
@@ -431,14 +432,17 @@ def test_array_checks_accept_their_boundaries_and_name_the_argument():
         ([np.nan, 1.0], r"^p has NaN or infinite entries$"),
         ([1.5, -0.5], r"^p has negative entries \(min -0\.5\)$"),
         ([0.5, 0.6], r"^p must sum to 1 within 1e-09, sums to 1\.1$"),
+        (["a"], r"^p must be an array of real numbers \(integer or float dtype\)"),
     ]:
         _refuses(lambda: v.check_probability_array(bad), message)
+        _refuses(lambda: v.check_probability_vector(bad), message.replace("non-empty probability array", "non-empty 1-D probability vector"))
     np.testing.assert_array_equal(v.check_probability_vector([1.0]), [1.0])
     _refuses(lambda: v.check_probability_vector([[0.5, 0.5]]), r"^p must be a non-empty 1-D probability vector, got shape \(1, 2\)$")
     _refuses(lambda: v.check_probability_vector([]), r"^p must be a non-empty 1-D probability vector, got shape \(0,\)$")
     _refuses(lambda: v.check_probability_vector([0.5, 0.6], "q", tol=0.2 - 0.15), r"^q must sum to 1 within 0\.05, sums to 1\.1$")
     np.testing.assert_array_equal(v.check_probability_vector([0.5, 0.6], "q", tol=0.2), [0.5, 0.6])
     np.testing.assert_array_equal(v.check_log_weights([-np.inf, 0.0]), [-np.inf, 0.0])
+    _refuses(lambda: v.check_log_weights(["a"], "w"), r"^w must be an array of real numbers \(integer or float dtype\)")
     for bad in ([np.nan], [np.inf, 0.0]):
         _refuses(lambda: v.check_log_weights(bad), r"^log weights must not be NaN or \+inf \(-inf is a zero weight\)$")
     np.testing.assert_array_equal(v.check_log_probability_vector([0.0], "q", tol=0.0), [0.0])
@@ -488,7 +492,7 @@ def test_conditional_tables_check_directly():
         (["a"], r"^conditional table 0 must be an array of real numbers"),
         ([np.zeros((2, 2))], r"^the last conditional table must have one axis per step \(1\) and no empty axis, got shape \(2, 2\)$"),
         ([np.zeros(0)], r"^the last conditional table must have one axis per step \(1\) and no empty axis, got shape \(0,\)$"),
-        ([np.zeros(3), np.zeros((2, 3))], r"^conditional table 0 has shape \(3,\), expected \(2,\)$"),
+        ([np.zeros(3), np.zeros((2, 3)), np.zeros((2, 3, 2))], r"^conditional table 0 has shape \(3,\), expected \(2,\)$"),
         ([np.array([0.0, np.nan])], r"^conditional table 0 has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
         ([np.array([0.0, np.inf])], r"^conditional table 0 has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
         (garbage_after_eos, r"^conditional table 1, row \(0,\): π\(· \| y_<2 = \(0,\)\) sums to 2, not 1 within 1e-09$"),
