@@ -558,6 +558,8 @@ def test_check_probability_bounds_and_messages():
 
     assert check_probability(0.5, "p") == 0.5 and check_probability(1, "p") == 1.0
     assert check_probability(0.0, "p", allow_zero=True) == 0.0 and check_probability(1.0, "p", allow_zero=True) == 1.0
+    with pytest.raises(ValueError, match=r"^p must be a probability in \(0, 1\], got 0\.0$"):
+        check_probability(0.0, "p")  # zero is refused by default
     for value, allow_zero, message in [
         (0.0, False, r"^p must be a probability in \(0, 1\], got 0\.0$"),
         (1.5, False, r"^p must be a probability in \(0, 1\], got 1\.5$"),
