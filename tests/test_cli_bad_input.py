@@ -511,3 +511,150 @@ def test_python_m_llm_refuses_a_second_writer_in_one_line(tmp_path):
         entry_point(argv)
     assert isinstance(stop.value.code, str) and "\n" not in stop.value.code
     assert stop.value.code.startswith("python -m llm: error: ") and "another process" in stop.value.code
+
+
+# -- the option types, CommandLineParser and run_command, called directly (messages matched from their start) ---
+
+
+def _refused(convert, text: str) -> str:
+    """The message of the ``ArgumentTypeError`` that ``convert(text)`` raises."""
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError) as error:
+        convert(text)
+    return str(error.value)
+
+
+def test_number_option_types_accept_their_range_and_name_the_value():
+    from exact import _validate as v
+
+    count = v.integer_argument()
+    assert count("1") == 1 and count.__name__ == "integer"
+    assert _refused(count, "0") == "value must be an integer >= 1, got 0"
+    bounded = v.integer_argument(0, 5, "k")
+    assert bounded("0") == 0 and bounded("5") == 5
+    assert _refused(bounded, "6") == "k must be an integer <= 5, got 6"
+    assert _refused(bounded, "abc") == "expected an integer, got 'abc'"
+    assert _refused(bounded, "x" * 50) == f"expected an integer, got {'x' * 40!r}"
+    positive = v.positive_argument()
+    assert positive("0.5") == 0.5 and positive.__name__ == "number"
+    assert _refused(positive, "0") == "value must be > 0, got 0.0"
+    assert _refused(positive, "y" * 50) == f"expected a number, got {'y' * 40!r}"
+    capped = v.positive_argument("lr", maximum=2.0)
+    assert capped("2") == 2.0
+    assert _refused(capped, "3") == "lr must be <= 2, got 3.0"
+    assert _refused(v.positive_argument("lr"), "-1") == "lr must be > 0, got -1.0"
+    probability = v.probability_argument()
+    assert probability("1") == 1.0 and probability("0.25") == 0.25 and probability.__name__ == "probability"
+    assert _refused(probability, "0") == "value must be a probability in (0, 1], got 0.0"
+    with_zero = v.probability_argument("p", allow_zero=True)
+    assert with_zero("0") == 0.0
+    assert _refused(with_zero, "1.5") == "p must be a probability in [0, 1], got 1.5"
+    assert _refused(with_zero, "-0.5") == "p must be a probability in [0, 1], got -0.5"
+
+
+def test_check_probability_bounds_and_messages():
+    from exact._validate import check_probability
+
+    assert check_probability(0.5, "p") == 0.5 and check_probability(1, "p") == 1.0
+    assert check_probability(0.0, "p", allow_zero=True) == 0.0 and check_probability(1.0, "p", allow_zero=True) == 1.0
+    with pytest.raises(ValueError, match=r"^p must be a probability in \(0, 1\], got 0\.0$"):
+        check_probability(0.0, "p")  # zero is refused by default
+    for value, allow_zero, message in [
+        (0.0, False, r"^p must be a probability in \(0, 1\], got 0\.0$"),
+        (1.5, False, r"^p must be a probability in \(0, 1\], got 1\.5$"),
+        (-0.1, True, r"^p must be a probability in \[0, 1\], got -0\.1$"),
+        (2.0, True, r"^p must be a probability in \[0, 1\], got 2\.0$"),
+        ("x", False, r"^p must be a real number, got 'x'$"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            check_probability(value, "p", allow_zero=allow_zero)
+
+
+def test_file_option_types(tmp_path, monkeypatch):
+    from exact import _validate as v
+
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "empty").write_bytes(b"")
+    (tmp_path / "one").write_bytes(b"x")
+    (tmp_path / "file").write_text("text\n")
+    read = v.input_file_argument()
+    assert read(str(tmp_path / "one")) == tmp_path / "one" and read.__name__ == "input file"
+    assert v.input_file_argument(allow_empty=True)(str(tmp_path / "empty")) == tmp_path / "empty"
+    assert _refused(read, str(tmp_path / "empty")) == f"file {tmp_path / 'empty'} is empty"
+    assert _refused(read, str(tmp_path / "missing")) == f"file {tmp_path / 'missing'} does not exist"
+    assert _refused(read, str(tmp_path / "dir")) == f"{tmp_path / 'dir'} is a directory, not a file"
+    assert _refused(read, "/dev/null") == "/dev/null is not a regular file"
+    write, folder = v.output_file_argument, v.output_dir_argument
+    assert write(str(tmp_path / "file")) == tmp_path / "file"  # an existing writable file
+    assert write(str(tmp_path / "new" / "deeper" / "out.txt")) == tmp_path / "new" / "deeper" / "out.txt"
+    assert folder(str(tmp_path / "dir")) == tmp_path / "dir" and folder(str(tmp_path / "a" / "b")) == tmp_path / "a" / "b"
+    assert _refused(write, str(tmp_path / "dir")) == f"{tmp_path / 'dir'} is a directory; expected a file name"
+    assert _refused(write, f"{tmp_path}/new/") == f"{tmp_path}/new/ is a directory; expected a file name"
+    assert _refused(write, "/dev/null") == "/dev/null is not a regular file"
+    assert _refused(write, str(tmp_path / "file" / "x" / "out")) == (
+        f"cannot create {tmp_path / 'file' / 'x' / 'out'}: {tmp_path / 'file'} is not a directory"
+    )
+    assert _refused(folder, str(tmp_path / "file")) == f"{tmp_path / 'file'} exists and is not a directory"
+    assert _refused(folder, str(tmp_path / "file" / "sub")) == f"cannot create {tmp_path / 'file' / 'sub'}: {tmp_path / 'file'} is not a directory"
+    # permissions (the tests may run as root, where every access succeeds): os.access refuses all but F_OK
+    monkeypatch.setattr(os, "access", lambda path, mode: mode == os.F_OK)
+    assert _refused(read, str(tmp_path / "one")) == f"file {tmp_path / 'one'} is not readable"
+    assert _refused(write, str(tmp_path / "file")) == f"file {tmp_path / 'file'} is not writable"
+    assert _refused(write, str(tmp_path / "new.txt")) == f"cannot create {tmp_path / 'new.txt'}: directory {tmp_path} is not writable"
+    assert _refused(folder, str(tmp_path / "dir")) == f"directory {tmp_path / 'dir'} is not writable"
+    assert _refused(folder, str(tmp_path / "b")) == f"cannot create {tmp_path / 'b'}: directory {tmp_path} is not writable"
+
+
+def test_key_value_and_choice_list_option_types():
+    from exact import _validate as v
+
+    pair = v.key_value_argument
+    assert pair("n=3") == ("n", 3) and pair("x=abc") == ("x", "abc") and pair("a=b=c") == ("a", "b=c") and pair("e=") == ("e", "")
+    for bad in ("x", "1a=2", "=1"):
+        assert _refused(pair, bad) == f"expected KEY=VALUE with KEY a Python name, got {bad!r}"
+    choices = v.choice_list_argument(["png", "pdf"])
+    assert choices("png") == ["png"] and choices(" pdf , png,pdf,") == ["pdf", "png"] and choices.__name__ == "list"
+    for bad in ("", ",", "gif", "png,gif"):
+        assert _refused(choices, bad) == f"expected a comma-separated list of png, pdf; got {bad!r}"
+
+
+def test_one_line_and_the_parser_error(capsys):
+    from exact._validate import CommandLineParser, one_line
+
+    assert one_line("a\n  b\tc ") == "a b c" and one_line(ValueError("x\ny")) == "x y"
+    assert one_line("x" * 1000) == "x" * 1000
+    assert one_line("x " * 600) == ("x " * 500)[:999] + "…"
+    parser = CommandLineParser(prog="prog")
+    with pytest.raises(SystemExit) as stop:
+        parser.error("bad\nvalue")
+    assert stop.value.code == 2 and capsys.readouterr().err == "prog: error: bad value\n"
+
+
+def test_run_command_runs_the_handler_and_reports_user_errors(capsys):
+    from exact._validate import CommandLineParser, count_argument, run_command
+
+    parser = CommandLineParser(prog="prog")
+    parser.add_argument("--n", type=count_argument, default=1)
+    parser.set_defaults(handler=lambda args: 7)
+    assert run_command(parser, ["--n", "3"], lambda args: args.n) == 3  # the handler given wins over args.handler
+    assert run_command(parser, []) == 7
+    assert run_command(parser, [], lambda args: None) == 0
+
+    def fails(error):
+        def handler(args):
+            raise error
+
+        return handler
+
+    for error, line in [(ValueError("bad\n input"), "prog: error: bad input"), (FileNotFoundError(), "prog: error: FileNotFoundError")]:
+        with pytest.raises(SystemExit) as stop:
+            run_command(parser, [], fails(error))
+        assert stop.value.code == 2 and capsys.readouterr().err == line + "\n"
+    sub = CommandLineParser(prog="prog sub")
+    parser.set_defaults(command_parser=sub)
+    with pytest.raises(SystemExit):
+        run_command(parser, [], fails(TypeError("wrong type")))
+    assert capsys.readouterr().err == "prog sub: error: wrong type\n"  # the sub-command's parser reports it
+    with pytest.raises(KeyError):
+        run_command(parser, [], fails(KeyError("a bug")))  # not a user error: it propagates

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import re
 import time
 
 import numpy as np
@@ -346,3 +347,156 @@ def test_llm_temper_refuses_infinite_temperature():
         with pytest.raises(ValueError, match="temperature"):
             temper(logp, bad)
     assert torch.equal(temper(logp, np.float64(1.0)), logp)
+
+
+# -- the scalar checks of exact._validate, called directly: each boundary, each message from its start -------
+
+
+def _refuses(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_scalar_checks_accept_their_boundaries_and_name_the_argument():
+    from exact import _validate as v
+
+    assert v.check_real(1, "x") == 1.0 and type(v.check_real(np.int64(2), "x")) is float
+    _refuses(lambda: v.check_real("a", "x"), r"^x must be a real number, got 'a'$")
+    _refuses(lambda: v.check_real(True, "x"), r"^x must be a real number, got True$")
+    _refuses(lambda: v.check_real(float("nan"), "x"), r"^x must be a real number, got NaN$")
+    assert v.check_positive(0.5, "x") == 0.5 and v.check_positive(math.inf, "x", allow_inf=True) == math.inf
+    _refuses(lambda: v.check_positive(math.inf, "x"), r"^x must be finite and > 0, got inf$")
+    _refuses(lambda: v.check_positive(-math.inf, "x", allow_inf=True), r"^x must be finite and > 0, got -inf$")
+    _refuses(lambda: v.check_positive(0, "x"), r"^x must be > 0, got 0\.0$")
+    _refuses(lambda: v.check_positive("a", "x"), r"^x must be a real number > 0, got 'a'$")
+    _refuses(lambda: v.check_positive(float("nan"), "x"), r"^x must be a real number > 0, got NaN$")
+    assert v.check_nonnegative(0, "x") == 0.0 and v.check_nonnegative(0.5, "x") == 0.5
+    for bad in (-1e-300, math.inf, True, "a", float("nan")):
+        _refuses(lambda: v.check_nonnegative(bad, "x"), rf"^x must be a finite number >= 0, got {re.escape(repr(bad))}$")
+    assert v.check_unit_interval(1.0, "x") == 1.0 and v.check_unit_interval(0.5, "x") == 0.5
+    assert v.check_unit_interval(0, "x", include_zero=True) == 0.0 and v.check_unit_interval(0.5, "x", include_zero=True) == 0.5
+    _refuses(lambda: v.check_unit_interval(0, "x"), r"^x must lie in \(0, 1\], got 0$")
+    _refuses(lambda: v.check_unit_interval(1.5, "x", include_zero=True), r"^x must lie in \[0, 1\], got 1\.5$")
+    _refuses(lambda: v.check_unit_interval(float("nan"), "x"), r"^x must be a real number, got nan$")
+    _refuses(lambda: v.check_unit_interval("a", "x"), r"^x must be a real number, got 'a'$")
+
+
+def test_alpha_count_axis_rng_horizon_and_model_checks():
+    from exact import _validate as v
+
+    assert v.check_alpha(1e4) == 1e4 and v.check_alpha(math.inf, allow_inf=True) == math.inf
+    _refuses(lambda: v.check_alpha(0), r"^alpha must be > 0, got 0\.0$")
+    _refuses(lambda: v.check_alpha(math.inf), r"^alpha must be finite and > 0, got inf$")
+    beyond = r"exact is exact only up to α = 10000 \(float64 α·log π loses the answer beyond it\); got 20000\.0$"
+    _refuses(lambda: v.check_alpha(2e4), r"^alpha must lie in \(0, 10000\] \(use an α = ∞ / Power\(∞\) routine for the limit\): " + beyond)
+    _refuses(lambda: v.check_alpha(2e4, "beta", allow_inf=True), r"^beta must lie in \(0, 10000\] or inf \(the α → ∞ limit\): " + beyond)
+    assert v.check_count(1, "n") == 1 and v.check_count(0, "n", minimum=0) == 0 and type(v.check_count(np.int64(3), "n")) is int
+    _refuses(lambda: v.check_count(0, "n"), r"^n must be an integer >= 1, got 0$")
+    _refuses(lambda: v.check_count(-1, "n", minimum=0), r"^n must be a non-negative integer, got -1$")
+    _refuses(lambda: v.check_count(2, "n", minimum=3), r"^n must be an integer >= 3, got 2$")
+    for bad in (True, 2.0, "2"):
+        _refuses(lambda: v.check_count(bad, "n"), rf"^n must be an integer >= 1, got {re.escape(repr(bad))}$")
+    assert v.check_axis(-2, 2) == 0 and v.check_axis(-1, 2) == 1 and v.check_axis(np.int64(1), 2) == 1
+    for bad in (2, -3, True, 1.0):
+        _refuses(lambda: v.check_axis(bad, 2), rf"^axis must be an integer in \[-2, 2\) for an array with 2 dimensions, got {bad!r}$")
+    rng = np.random.default_rng(0)
+    assert v.check_rng(rng) is rng
+    _refuses(lambda: v.check_rng(0), r"^pass a numpy\.random\.Generator, e\.g\. np\.random\.default_rng\(0\)$")
+    assert v.check_horizon(np.int64(3)) == 3
+    _refuses(lambda: v.check_horizon(0), r"^horizon must be an integer >= 1, got 0$")
+    with exact.memory_limit(16):
+        _refuses(lambda: v.check_horizon(3), r"^the per-step vocabulary sizes of horizon 3 needs 3 entries \(24 bytes")
+    v.check_model(MODEL)
+    _refuses(
+        lambda: v.check_model(object()),
+        r"^model must be an exact\.AutoregressiveModel \(e\.g\. exact\.TabularAR\); object lacks vocab_sizes, horizon, "
+        r"log_conditional, log_prefix_marginals, log_prefix_totals, log_power_suffix_mass$",
+    )
+
+
+def test_array_checks_accept_their_boundaries_and_name_the_argument():
+    from exact import _validate as v
+
+    np.testing.assert_array_equal(v.real_array(np.array([1, 2.5], dtype=object), "x"), [1.0, 2.5])
+    np.testing.assert_array_equal(v.real_array(np.array([[1, 2.5]], dtype=object), "x"), [[1.0, 2.5]])  # every entry read
+    assert v.real_array(np.array([1, 2]), "x").dtype == np.float64
+    _refuses(lambda: v.real_array(np.array([1, "a"], dtype=object), "x"), r"^x must be an array of real numbers, got entries of other types$")
+    _refuses(lambda: v.real_array([[1.0], [1.0, 2.0]], "x"), r"^x must be an array of real numbers: ")
+    _refuses(lambda: v.real_array(np.array([1j]), "x"), r"^x must be an array of real numbers \(integer or float dtype\), got dtype complex128$")
+    for good in ([1.0], [0.0, 1.0], [[0.25, 0.25], [0.5, 0.0]]):
+        np.testing.assert_array_equal(v.check_probability_array(good), good)
+    np.testing.assert_array_equal(v.check_probability_array([0.5, 0.5], tol=0.0), [0.5, 0.5])  # |Σp − 1| = 0 ≤ 0
+    for bad, message in [
+        (1.0, r"^p must be a non-empty probability array, got shape \(\)$"),
+        ([], r"^p must be a non-empty probability array, got shape \(0,\)$"),
+        ([np.nan, 1.0], r"^p has NaN or infinite entries$"),
+        ([1.5, -0.5], r"^p has negative entries \(min -0\.5\)$"),
+        ([0.5, 0.6], r"^p must sum to 1 within 1e-09, sums to 1\.1$"),
+        (["a"], r"^p must be an array of real numbers \(integer or float dtype\)"),
+    ]:
+        _refuses(lambda: v.check_probability_array(bad), message)
+        _refuses(lambda: v.check_probability_vector(bad), message.replace("non-empty probability array", "non-empty 1-D probability vector"))
+    np.testing.assert_array_equal(v.check_probability_vector([1.0]), [1.0])
+    _refuses(lambda: v.check_probability_vector([[0.5, 0.5]]), r"^p must be a non-empty 1-D probability vector, got shape \(1, 2\)$")
+    _refuses(lambda: v.check_probability_vector([]), r"^p must be a non-empty 1-D probability vector, got shape \(0,\)$")
+    _refuses(lambda: v.check_probability_vector([0.5, 0.6], "q", tol=0.2 - 0.15), r"^q must sum to 1 within 0\.05, sums to 1\.1$")
+    np.testing.assert_array_equal(v.check_probability_vector([0.5, 0.6], "q", tol=0.2), [0.5, 0.6])
+    np.testing.assert_array_equal(v.check_log_weights([-np.inf, 0.0]), [-np.inf, 0.0])
+    _refuses(lambda: v.check_log_weights(["a"], "w"), r"^w must be an array of real numbers \(integer or float dtype\)")
+    for bad in ([np.nan], [np.inf, 0.0]):
+        _refuses(lambda: v.check_log_weights(bad), r"^log weights must not be NaN or \+inf \(-inf is a zero weight\)$")
+    np.testing.assert_array_equal(v.check_log_probability_vector([0.0], "q", tol=0.0), [0.0])
+    _refuses(lambda: v.check_log_probability_vector(np.log([0.5, 1.0]), "q"), r"^exp\(q\) must sum to 1 within 1e-09, sums to 1\.5$")
+    _refuses(lambda: v.check_log_probability_vector([[0.0]], "q"), r"^q must be a non-empty 1-D array of log-probabilities, got shape \(1, 1\)$")
+    _refuses(lambda: v.check_log_probability_vector([np.nan], "q"), r"^q must not be NaN or \+inf")
+
+
+def test_vocabulary_size_checks():
+    from exact._validate import check_vocab_sizes as sizes
+
+    assert sizes(3, 2) == (3, 3) and sizes(np.int64(2), np.int64(1)) == (2,)
+    assert sizes((2, 1)) == (2, 1) and sizes((2, 3), 2) == (2, 3)
+    got = sizes(np.array([[2, 3]]))
+    assert got == (2, 3) and all(type(size) is int for size in got)
+    for bad, horizon, message in [
+        (3, None, r"^horizon must be an integer >= 1 when vocab_size is one integer, got None$"),
+        (0, 2, r"^vocab_size must be an integer >= 1, got 0$"),
+        (True, 2, r"^vocab_size must be an integer >= 1 or a sequence of them, got True$"),
+        ("23", None, r"^vocab_size must be an integer >= 1 or a sequence of them, got '23'$"),
+        ([], None, r"^vocabulary sizes must be integers >= 1, got an empty sequence$"),
+        ((2, 0), None, r"^vocabulary sizes must be integers >= 1, got 0 at step 2$"),
+        ((2, True), None, r"^vocabulary sizes must be integers >= 1, got True at step 2$"),
+        ((2, 2.0), None, r"^vocabulary sizes must be integers >= 1, got 2\.0 at step 2$"),
+        ((2, 3), 3, r"^horizon 3 disagrees with 2 per-step vocabulary sizes$"),
+        ((2, 3), 2.0, r"^horizon 2\.0 disagrees with 2 per-step vocabulary sizes$"),
+        ((5,), True, r"^horizon True disagrees with 1 per-step vocabulary sizes$"),
+    ]:
+        _refuses(lambda: sizes(bad, horizon), message)
+
+
+def test_conditional_tables_check_directly():
+    """``check_log_conditionals``: the tables come back unchanged (EOS rows made absorbing); each refusal in full."""
+    from exact._validate import check_log_conditionals as check
+
+    three = [np.log([0.5, 0.5]), np.log(np.full((2, 3), 1 / 3)), np.log(np.full((2, 3, 2), 0.5))]
+    out = check(three, 1e-9)
+    assert len(out) == 3 and all(np.array_equal(a, b) for a, b in zip(out, three))
+    np.testing.assert_array_equal(check([np.array([0.0])], 0.0)[0], [0.0])  # one token; |Σ − 1| = 0 ≤ tol = 0
+    garbage_after_eos = [np.log([0.5, 0.5]), np.log([[1.0, 1.0], [0.25, 0.75]])]  # row y_1 = 0 sums to 2
+    first, second = check(garbage_after_eos, 1e-9, eos_token_id=0)
+    np.testing.assert_array_equal(second, [[0.0, -np.inf], [np.log(0.25), np.log(0.75)]])
+    for tables, message in [
+        (np.zeros((1, 2)), r"^log_conditionals must be a list of per-step tables log π\(y_t \| y_<t\)$"),
+        (5, r"^log_conditionals must be a list of per-step tables log π\(y_t \| y_<t\)$"),
+        ([], r"^from_conditionals needs at least one conditional table$"),
+        (["a"], r"^conditional table 0 must be an array of real numbers"),
+        ([np.zeros((2, 2))], r"^the last conditional table must have one axis per step \(1\) and no empty axis, got shape \(2, 2\)$"),
+        ([np.zeros(0)], r"^the last conditional table must have one axis per step \(1\) and no empty axis, got shape \(0,\)$"),
+        ([np.zeros(3), np.zeros((2, 3)), np.zeros((2, 3, 2))], r"^conditional table 0 has shape \(3,\), expected \(2,\)$"),
+        ([np.array([0.0, np.nan])], r"^conditional table 0 has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
+        ([np.array([0.0, np.inf])], r"^conditional table 0 has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
+        (garbage_after_eos, r"^conditional table 1, row \(0,\): π\(· \| y_<2 = \(0,\)\) sums to 2, not 1 within 1e-09$"),
+    ]:
+        _refuses(lambda: check(tables, 1e-9), message)
+    with exact.memory_limit(16):
+        _refuses(lambda: check(three, 1e-9), r"^the joint of this model needs 12 entries \(96 bytes")

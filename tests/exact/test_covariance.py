@@ -125,3 +125,34 @@ def test_bad_input():
             exact.reward_slope(model, np.zeros((2, 2)), alpha)
     # -inf off the support is allowed and ignored
     assert exact.true_reward(model, np.array([[1.0, -np.inf], [0.0, 2.0]]), 1.0) == pytest.approx(0.5 + 0.4, abs=1e-15)
+
+
+def test_bad_true_reward_messages_name_it_and_its_prompt():
+    """The errors call the reward "true reward" (with its prompt) and count the sequences where it is -inf on π's support."""
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.0], [0.3, 0.2]]))
+    with pytest.raises(ValueError, match=r"^true reward \(prompt 0\) has NaN entries \(1 of 4\)$"):
+        exact.reward_slope(model, np.array([[0.0, np.nan], [1.0, 2.0]]), 2.0)
+    with pytest.raises(
+        ValueError, match=r"^true reward must be finite on the support of π \(it is -inf at 2 sequences with π\(y\) > 0\)$"
+    ):
+        exact.true_reward(model, np.array([[-np.inf, 0.0], [-np.inf, 2.0]]), 2.0)
+    prompted = exact.PromptedModel([model, model], [0.5, 0.5])
+    with pytest.raises(ValueError, match=r"^true reward \(prompt 1\) has \+inf entries; rewards must be < \+inf$"):
+        exact.true_reward(prompted, [np.zeros((2, 2)), np.full((2, 2), np.inf)], 1.0)
+    with pytest.raises(ValueError, match=r"^true reward has 1 entries for 2 prompts$"):
+        exact.reward_slope(prompted, [np.zeros((2, 2))], 1.0)
+
+
+def test_prompted_self_reward_variance_is_mu_average():
+    """``E_μ Var_{π_α}(log π)`` over prompts, each variance from brute-force weights ``π^α / Σ π^α``."""
+    models = [exact.TabularAR.random(3, 2, s, zero_fraction=0.3) for s in range(3)]
+    prompted = exact.PromptedModel(models, [0.6, 0.3, 0.1])
+    for alpha in (0.3, 3.0):
+        manual = 0.0
+        for weight, model in zip(prompted.weights, models):
+            log_p = brute_log_joint(model)
+            s = log_p[np.isfinite(log_p)]
+            w = np.exp(alpha * (s - s.max()))
+            w /= w.sum()
+            manual += weight * float(np.sum(w * (s - np.sum(w * s)) ** 2))
+        assert exact.self_reward_variance(prompted, alpha) == pytest.approx(manual, rel=1e-9, abs=1e-14)
