@@ -293,7 +293,9 @@ def test_huge_horizon_memory_check_is_linear_time():
         exact.TabularAR.random(2, 10**12)  # the per-step size tuple alone would not fit
     with pytest.raises(ValueError, match="over the memory cap"):
         exact.MarkovAR(np.array([0.5, 0.5]), np.eye(2), 10**12)
-    assert time.perf_counter() - start < 5.0
+    # a hang guard, not a speed target (bench/ holds those): the quadratic check took 15+ minutes, the
+    # linear one ~0.1 s; 60 s leaves room for a loaded CI machine (it took 6.3 s under load 27 here)
+    assert time.perf_counter() - start < 60.0
 
 
 def test_every_markov_allocation_is_checked():
