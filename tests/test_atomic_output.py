@@ -32,7 +32,7 @@ def test_a_second_writer_is_refused_at_once_and_a_killed_holder_frees_the_lock(t
         with pytest.raises(OutputLocked, match=f"pid {holder.pid}.*another output"):
             with exclusive_lock(target):
                 pass
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < 10.0  # at once (a blocking lock would wait for the holder: forever)
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

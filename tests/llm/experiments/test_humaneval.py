@@ -246,7 +246,7 @@ def test_a_fork_bomb_and_busy_loop_end_at_the_timeout(token):
     )
     start = time.monotonic()
     assert check_completion(TASK, gated(attack), timeout=1.0) == 0.0
-    assert time.monotonic() - start < 5.0
+    assert time.monotonic() - start < 20.0  # the 1 s timeout fired (else: forever), with room for a loaded machine
     assert processes_mentioning(token) == []
 
 
