@@ -438,5 +438,16 @@ def test_expected_cost_counts_positive_candidates_and_the_horizon():
         for y in zip(*np.nonzero(dist.probabilities)):
             n_pos = [int((model.conditional(y[:t]) > 0).sum()) for t in range(4)]
             want += dist.probabilities[y] * sum(1 + min(top_k, n_pos[t]) * M * min(H, 4 - t - 1) for t in range(4))
-        assert min(n_pos) < top_k or top_k == 2
         assert dist.expected_cost == pytest.approx(want, rel=1e-12)
+        # called directly, horizon=None means rollouts to the end
+        assert scalable.scalable_expected_cost(model, dist.probabilities, top_k, M, horizon) == pytest.approx(want, rel=1e-12)
+
+
+def test_eos_cost_with_step_dependent_vocabularies():
+    """The EOS cost reads each step's own vocabulary (``V_t`` differing per step) to find the prefixes that end at EOS."""
+    model = exact.TabularAR.random((3, 4, 3), seed=6, eos_token_id=2, concentration=0.7)
+    for top_k, M, jackknife, horizon in ((2, 2, False, None), (3, 2, True, 1)):
+        got = scalable_output_distribution(model, 2.0, top_k, M, jackknife, horizon=horizon)
+        want, cost = brute_force_output_eos(model, 2.0, top_k, M, jackknife, horizon)
+        np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
+        assert got.expected_cost == pytest.approx(cost, rel=1e-10)
