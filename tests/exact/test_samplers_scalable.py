@@ -4,6 +4,7 @@ sampler (``llm.sample_power_scalable`` on ``llm.ToyModel``) against them."""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -293,3 +294,160 @@ def test_eos_candidate_has_weight_one():
     want = p**3.0 * zeta / (p**3.0 * zeta).sum()
     np.testing.assert_allclose(got, want, atol=1e-6)
     np.testing.assert_allclose(want, exact.power_conditional(model, (), 3.0), atol=1e-14)
+
+
+# -- argument checks, the degenerate settings, the Monte Carlo fallback, the cost without EOS ----------------
+def test_bad_arguments_are_clear_value_errors():
+    """Each message names the argument and the rule, matched from its start."""
+    model = exact.TabularAR.random((3, 2, 2), seed=14, zero_fraction=0.5)
+    impossible = int(np.flatnonzero(model.conditional(()) == 0)[0])
+    cases = [
+        ((2.0, 0, 2, False), {}, r"^top_k must be an integer >= 1, got 0$"),
+        ((2.0, 2, 0, False), {}, r"^n_rollouts must be an integer >= 1, got 0$"),
+        ((2.0, 2, 1, True), {}, r"^n_rollouts must be an integer >= 2, got 1$"),
+        ((2.0, 2, 2, True), {"horizon": -1}, r"^horizon must be a non-negative integer, got -1$"),
+        ((2.0, 2, 2, True), {"n_replications": 1}, r"^n_replications must be an integer >= 2, got 1$"),
+    ]
+    for args, kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            scalable_output_distribution(model, *args, **kwargs)
+        with pytest.raises(ValueError, match=message):
+            scalable_conditional_expectation(model, (), *args, **kwargs)
+    with pytest.raises(ValueError, match=rf"^prefix \[{impossible}\] has probability zero under the model$"):
+        scalable_conditional_expectation(model, (impossible,), 2.0, 2, 2, False)
+
+
+def test_one_rollout_and_zero_horizon():
+    """``M = 1`` is allowed without the jackknife (brute force over single rollouts); ``H = 0`` rolls nothing
+    out (``ζ̂ = 1``), so ``p̂`` is the temperature-``1/α`` law over the top-``K`` candidates and each step costs 1."""
+    model = exact.TabularAR.random((3, 2, 2), seed=17, concentration=0.5)
+    for prefix in ((), (1,)):
+        got = scalable_conditional_expectation(model, prefix, 3.0, 2, 1, False).mean
+        np.testing.assert_allclose(got, brute_force_conditional(model, prefix, 3.0, 2, 1, False), atol=1e-10, rtol=0)
+    p = model.conditional(())
+    top = np.argsort(-p, kind="stable")[:2]
+    want = np.zeros(3)
+    want[top] = p[top] ** 3.0 / (p[top] ** 3.0).sum()
+    for jackknife in (False, True):
+        np.testing.assert_allclose(scalable_conditional_expectation(model, (), 3.0, 2, 2, jackknife, horizon=0).mean, want, atol=1e-12)
+        assert scalable_output_distribution(model, 3.0, 2, 2, jackknife, horizon=0).expected_cost == pytest.approx(3.0, rel=1e-12)
+
+
+def _suffix_law(model, prefix, a):
+    """The positive suffix probabilities after ``prefix + (a,)``, suffixes in lexicographic order."""
+    block = model.joint()[tuple(prefix) + (a,)].reshape(-1)
+    return block[block > 0] / block.sum()
+
+
+def test_enumeration_limit_decides_exactness(monkeypatch):
+    """The clipped jackknife is enumerated exactly when there are at most ``ENUMERATION_LIMIT`` multisets of
+    ``M`` rollout vectors (``C(S + M - 1, M)``, ``S`` = number of vectors), else estimated."""
+    model = exact.TabularAR.random((3, 2, 2), seed=9, concentration=0.3)
+    n_vectors = math.prod(_suffix_law(model, (), a).size for a in range(3))
+    n_multisets = math.comb(n_vectors + 1, 2)
+    for limit, exact_ in ((n_multisets, True), (n_multisets - 1, False)):
+        monkeypatch.setattr(scalable, "ENUMERATION_LIMIT", limit)
+        assert scalable_conditional_expectation(model, (), 5.0, 3, 2, True, n_replications=50).exact is exact_
+
+
+def test_monte_carlo_fallback_averages_the_clipping_correction(monkeypatch):
+    """The fallback: the exact unclipped value plus the mean of ``clip(p̂_JK) - p̂_JK`` over ``R`` i.i.d. draws of the
+    ``M`` rollout vectors (each candidate's suffixes drawn in turn from ``rng``), with standard error
+    ``sd(ddof=1)/sqrt(R)``; ``rng=None`` is seed 0.  Replayed draw by draw with the test's own estimator."""
+    model = exact.TabularAR.random((3, 2, 2), seed=9, concentration=0.3)
+    alpha, M, R = 5.0, 2, 300
+    p = model.conditional(())
+    cands = sorted(range(3), key=lambda a: (-p[a], a))
+    monkeypatch.setattr(scalable, "ENUMERATION_LIMIT", 0)
+    linear = scalable_conditional_expectation(model, (), alpha, 3, M, True, clip=False).mean
+    for seed, rng in ((0, None), (5, np.random.default_rng(5))):
+        got = scalable_conditional_expectation(model, (), alpha, 3, M, True, rng=rng, n_replications=R)
+        gen = np.random.default_rng(seed)
+        X = np.zeros((R, M, 3))
+        for k, a in enumerate(cands):
+            q = _suffix_law(model, (), a)
+            X[:, :, k] = p[a] ** alpha * q[gen.choice(q.size, size=(R, M), p=q)] ** (alpha - 1)
+        diff = np.array([_estimate(x, True, True) - _estimate(x, True, False) for x in X])
+        assert np.abs(diff).max() > 1e-3  # clipping happens in these draws
+        assert not got.exact
+        np.testing.assert_allclose(got.mean[cands], linear[cands] + diff.mean(axis=0), atol=1e-12, rtol=0)
+        np.testing.assert_allclose(got.standard_error[cands], diff.std(axis=0, ddof=1) / np.sqrt(R), atol=1e-12, rtol=1e-9)
+
+
+def test_conditional_bias_fields(monkeypatch):
+    """``bias = E[p̂] - π_pow``, with the clipped jackknife by default and the expectation's standard error and
+    exactness (here from the Monte Carlo fallback, seeded by ``rng``)."""
+    model = exact.TabularAR.random((3, 3, 2), seed=8, concentration=0.1)
+    power = exact.power_conditional(model, (), 6.0)
+    clipped = scalable_conditional_expectation(model, (), 6.0, 3, 2, True).mean
+    np.testing.assert_allclose(scalable_conditional_bias(model, (), 6.0, 3, 2, True).bias, clipped - power, atol=1e-14)
+    monkeypatch.setattr(scalable, "ENUMERATION_LIMIT", 0)
+    want = scalable_conditional_expectation(model, (), 6.0, 3, 2, True, rng=np.random.default_rng(3))
+    got = scalable_conditional_bias(model, (), 6.0, 3, 2, True, rng=np.random.default_rng(3))
+    assert got.exact is False and np.any(got.standard_error > 0)
+    np.testing.assert_allclose(got.bias, want.mean - power, atol=1e-14)
+    np.testing.assert_allclose(got.standard_error, want.standard_error, atol=1e-15)
+
+
+def _product_law(model, step):
+    """``Π_t step(y_<t)[y_t]`` and ``Σ_t (se_t/p_t)²`` per sequence, a prefix of non-positive mass never extended,
+    negative products set to 0, renormalised (``step(prefix)`` -> a ``ConditionalExpectation``)."""
+    law, rel = np.zeros(model.vocab_sizes), np.zeros(model.vocab_sizes)
+    for y in itertools.product(*[range(v) for v in model.vocab_sizes]):
+        prob, var = 1.0, 0.0
+        for t in range(model.horizon):
+            if prob <= 0:
+                prob = 0.0
+                break
+            s = step(y[:t])
+            prob *= s.mean[y[t]]
+            var += (s.standard_error[y[t]] / s.mean[y[t]]) ** 2 if s.mean[y[t]] > 0 else 0.0
+        law[y], rel[y] = prob, var
+    law = np.clip(law, 0.0, None)
+    return law / law.sum(), rel
+
+
+def test_output_distribution_combines_the_steps(monkeypatch):
+    """``P(y) = Π_t E[p̂_t(y_t | y_<t)]`` with, under the Monte Carlo fallback, the delta-method standard error
+    ``P(y) sqrt(Σ_t (se_t / p_t)²)`` (each step seeded 0 when ``rng`` is None).  Where an estimated (or, with
+    ``clip=False``, the unclipped jackknife's) step is negative, the product is set to 0, a prefix of mass
+    ``<= 0`` is not extended, and the law is renormalised."""
+    model = exact.TabularAR.random((3, 2, 2), seed=9, concentration=0.3)
+    monkeypatch.setattr(scalable, "ENUMERATION_LIMIT", 0)
+    dist = scalable_output_distribution(model, 5.0, 3, 2, True, n_replications=100)
+    want, rel = _product_law(model, lambda prefix: scalable_conditional_expectation(model, prefix, 5.0, 3, 2, True, n_replications=100))
+    assert not dist.exact and np.any(dist.standard_errors > 0)
+    np.testing.assert_allclose(dist.probabilities, want, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(dist.standard_errors, want * np.sqrt(rel), atol=1e-12, rtol=1e-9)
+    monkeypatch.undo()
+    peaked = exact.TabularAR.random((3, 3, 2), seed=8, concentration=0.1)
+    got = scalable_output_distribution(peaked, 6.0, 3, 2, True, clip=False)
+    assert scalable_conditional_expectation(peaked, (), 6.0, 3, 2, True, clip=False).mean.min() < -1e-3
+    want, _ = _product_law(peaked, lambda prefix: scalable_conditional_expectation(peaked, prefix, 6.0, 3, 2, True, clip=False))
+    np.testing.assert_allclose(got.probabilities, want, atol=1e-12, rtol=0)
+
+
+def test_expected_cost_counts_positive_candidates_and_the_horizon():
+    """Without EOS: ``E_y[Σ_t (1 + min(K, #{a: π(a | y_<t) > 0}) M min(H, T - t))]`` under the output law, by a loop
+    over the sequences (a sparse model, so fewer than ``K`` candidates at some prefixes)."""
+    model = exact.TabularAR.random((4, 3, 3, 2), seed=14, zero_fraction=0.5)
+    for top_k, M, horizon in ((3, 2, 1), (2, 3, None), (4, 1, 2)):
+        dist = scalable_output_distribution(model, 2.0, top_k, M, False, horizon=horizon)
+        H = 4 if horizon is None else horizon
+        want = 0.0
+        for y in zip(*np.nonzero(dist.probabilities)):
+            n_pos = [int((model.conditional(y[:t]) > 0).sum()) for t in range(4)]
+            want += dist.probabilities[y] * sum(1 + min(top_k, n_pos[t]) * M * min(H, 4 - t - 1) for t in range(4))
+        assert dist.expected_cost == pytest.approx(want, rel=1e-12)
+        # called directly, horizon=None means rollouts to the end
+        assert scalable.scalable_expected_cost(model, dist.probabilities, top_k, M, horizon) == pytest.approx(want, rel=1e-12)
+
+
+def test_eos_cost_with_step_dependent_vocabularies():
+    """The EOS cost reads each step's own vocabulary (``V_t`` differing per step) to find the prefixes that end at EOS."""
+    model = exact.TabularAR.random((3, 4, 3), seed=6, eos_token_id=2, concentration=0.7)
+    for top_k, M, jackknife, horizon in ((2, 2, False, None), (3, 2, True, 1)):
+        got = scalable_output_distribution(model, 2.0, top_k, M, jackknife, horizon=horizon)
+        want, cost = brute_force_output_eos(model, 2.0, top_k, M, jackknife, horizon)
+        np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
+        assert got.expected_cost == pytest.approx(cost, rel=1e-10)
