@@ -349,3 +349,12 @@ def test_systematic_resampling_of_one_to_three_particles_matches_the_loop():
         weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
         weights /= weights.sum(axis=1, keepdims=True)
         assert systematic_resample(log_w, u).tolist() == [_systematic_loop(w.tolist(), x) for w, x in zip(weights, u)]
+
+
+def test_jackknife_undefined_estimate_message():
+    """The refusal of an all-zero draw set, matched whole (plain estimate, and a leave-one-out set of the jackknife)."""
+    message = r"^the candidate values of a rollout set are all 0 \(or NaN/\+inf\): the estimate is undefined$"
+    with pytest.raises(ValueError, match=message):
+        jackknife_probabilities(np.full((2, 3), -np.inf), jackknife=False)
+    with pytest.raises(ValueError, match=message):
+        jackknife_probabilities(np.array([[0.0, 0.0], [-np.inf, -np.inf]]))
