@@ -285,6 +285,28 @@ class _Completions:
         return out
 
 
+def _mh_step(c, y, L, alpha, beta, greedy, hastings):
+    """One MH step from the completion y (a tuple) with blocks ending at L: {y': probability} and the expected
+    tokens the proposal samples (m ~ U{1..|y|}, regrowth until EOS or L, the factor |y|/|y'| with ``hastings``)."""
+    pi = lambda z: c.prop((), z, 1.0)  # noqa: E731
+    row, tokens = {y: 1.0}, 0.0
+    for m in range(1, len(y) + 1):
+        head = y[: m - 1]
+        for z in c.continuations(head, L):
+            y2, fwd = head + z, c.prop(head, z, beta)
+            if fwd == 0:
+                continue
+            tokens += fwd * len(z) / len(y)
+            if greedy:
+                acc = float(pi(y2) > pi(y))
+            else:
+                ratio = (pi(y2) / pi(y)) ** alpha * c.prop(head, y[m - 1 :], beta) / fwd
+                acc = min(1.0, ratio * (len(y) / len(y2) if hastings else 1.0))
+            row[y2] = row.get(y2, 0.0) + fwd * acc / len(y)
+            row[y] -= fwd * acc / len(y)
+    return row, tokens
+
+
 def brute_force_mh_eos(model, alpha, block, n_mcmc, beta, greedy=False, hastings=True):
     """Algorithm 2 as llm.sample_power_mh runs it, over variable-length completions (tuples, no padding).
 
@@ -298,23 +320,7 @@ def brute_force_mh_eos(model, alpha, block, n_mcmc, beta, greedy=False, hastings
     pi = lambda y: c.prop((), y, 1.0)  # noqa: E731
 
     def step(y, L):
-        """One MH step from y: {y': probability} and the expected tokens the proposal samples."""
-        row, tokens = {y: 1.0}, 0.0
-        for m in range(1, len(y) + 1):
-            head = y[: m - 1]
-            for z in c.continuations(head, L):
-                y2, fwd = head + z, c.prop(head, z, beta)
-                if fwd == 0:
-                    continue
-                tokens += fwd * len(z) / len(y)
-                if greedy:
-                    acc = float(pi(y2) > pi(y))
-                else:
-                    ratio = (pi(y2) / pi(y)) ** alpha * c.prop(head, y[m - 1 :], beta) / fwd
-                    acc = min(1.0, ratio * (len(y) / len(y2) if hastings else 1.0))
-                row[y2] = row.get(y2, 0.0) + fwd * acc / len(y)
-                row[y] -= fwd * acc / len(y)
-        return row, tokens
+        return _mh_step(c, y, L, alpha, beta, greedy, hastings)
 
     dist, cost = {(): 1.0}, 0.0
     for k in range(math.ceil(T / block)):
@@ -510,31 +516,18 @@ def test_mh_errors_name_the_argument():
 
 
 def _brute_kernel(model, alpha, L, beta, greedy, hastings):
-    """One MH step over the padded prefixes of length L, from the variable-length move of brute_force_mh_eos
-    (m ~ U{1..|y|}, regrow until EOS or L, Hastings factor |y|/|y'|); rows of π(y_{1:L}) = 0 left as NaN."""
+    """One MH step over the padded prefixes of length L from the variable-length move (_mh_step); rows of
+    π(y_{1:L}) = 0 left as NaN."""
     c = _Completions(model)
     sizes = model.vocab_sizes[:L]
     pad = lambda y: np.ravel_multi_index(tuple(y) + (c.eos,) * (L - len(y)), sizes)  # noqa: E731
-    pi = lambda y: c.prop((), y, 1.0)  # noqa: E731
     K = np.full((math.prod(sizes),) * 2, np.nan)
     for y in c.continuations((), L):
-        if pi(y) == 0:
+        if c.prop((), y, 1.0) == 0:
             continue
         K[pad(y)] = 0.0
-        K[pad(y), pad(y)] = 1.0
-        for m in range(1, len(y) + 1):
-            head = y[: m - 1]
-            for z in c.continuations(head, L):
-                y2, fwd = head + z, c.prop(head, z, beta)
-                if fwd == 0:
-                    continue
-                if greedy:
-                    acc = float(pi(y2) > pi(y))
-                else:
-                    ratio = (pi(y2) / pi(y)) ** alpha * c.prop(head, y[m - 1 :], beta) / fwd
-                    acc = min(1.0, ratio * (len(y) / len(y2) if hastings else 1.0))
-                K[pad(y), pad(y2)] += fwd * acc / len(y)
-                K[pad(y), pad(y)] -= fwd * acc / len(y)
+        for y2, p in _mh_step(c, y, L, alpha, beta, greedy, hastings)[0].items():
+            K[pad(y), pad(y2)] += p
     return K
 
 
