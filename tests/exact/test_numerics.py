@@ -358,3 +358,14 @@ def test_jackknife_undefined_estimate_message():
         jackknife_probabilities(np.full((2, 3), -np.inf), jackknife=False)
     with pytest.raises(ValueError, match=message):
         jackknife_probabilities(np.array([[0.0, 0.0], [-np.inf, -np.inf]]))
+
+
+def test_inverse_cdf_broadcasts_uniforms_over_the_leading_axes_of_the_rows():
+    """Many rows, fewer uniforms: one uniform for all (2, 3) rows, and a (3,) vector broadcast over the first axis."""
+    rng = np.random.default_rng(16)
+    log_p = _random_log_probs(rng, 6, 5).reshape(2, 3, 5)
+    got = inverse_cdf(log_p, 0.37)
+    assert got.shape == (2, 3)
+    assert got.reshape(-1).tolist() == [_inverse_cdf_loop(row, 0.37) for row in log_p.reshape(-1, 5)]
+    u = rng.random(3)
+    assert inverse_cdf(log_p, u).tolist() == [[_inverse_cdf_loop(log_p[i, j], u[j]) for j in range(3)] for i in range(2)]
