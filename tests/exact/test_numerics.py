@@ -319,3 +319,53 @@ def test_jackknife_clips_by_default():
     assert unclipped[1] < 0
     np.testing.assert_allclose(jackknife_probabilities(np.log(x), clip=False), unclipped, rtol=1e-12)
     np.testing.assert_allclose(jackknife_probabilities(np.log(x)), [0.5, 0.0, 0.5], rtol=1e-12, atol=1e-15)
+
+
+def test_effective_sample_size_at_extreme_log_weights_and_empty_slices():
+    """Scale-free at any magnitude: equal weights give ESS = N whether log w = 1e308 or -1e308 (where 2 log w
+    overflows without the per-slice shift), along either axis; an empty slice has ESS 0."""
+    log_w = np.array([[1e308, 1e308, 1e308], [-1e308, -1e308, -1e308], [-np.inf] * 3, [0.0, -np.inf, -np.inf]])
+    np.testing.assert_allclose(effective_sample_size(log_w), [3.0, 3.0, 0.0, 1.0], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(effective_sample_size(log_w.T, axis=0), [3.0, 3.0, 0.0, 1.0], rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(effective_sample_size(np.zeros((2, 0))), [0.0, 0.0])
+
+
+def test_top_candidates_break_ties_by_id_in_a_large_vocabulary():
+    """Ties by token id (a stable sort) with V = 40 and many ties, where an unstable sort reorders equal entries."""
+    log_p = np.round(np.random.default_rng(14).normal(size=40), 0)
+    log_p[[3, 17]] = -np.inf
+    want = sorted((j for j in range(40) if np.isfinite(log_p[j])), key=lambda j: (-log_p[j], j))
+    for k in (1, 5, 20, 40):
+        assert top_candidates(log_p, k).tolist() == want[:k]
+        assert np.flatnonzero(top_candidate_mask(log_p, k)).tolist() == sorted(want[:k])
+
+
+def test_systematic_resampling_of_one_to_three_particles_matches_the_loop():
+    """N = 1, 2, 3 (the one- and two-position cases of the merge): the same ancestors as the row-by-row loop."""
+    rng = np.random.default_rng(15)
+    for n in (1, 2, 3):
+        log_w = _random_log_probs(rng, 200, n, zero_fraction=0.3 if n > 1 else 0.0)
+        u = rng.random(200)
+        weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+        weights /= weights.sum(axis=1, keepdims=True)
+        assert systematic_resample(log_w, u).tolist() == [_systematic_loop(w.tolist(), x) for w, x in zip(weights, u)]
+
+
+def test_jackknife_undefined_estimate_message():
+    """The refusal of an all-zero draw set, matched whole (plain estimate, and a leave-one-out set of the jackknife)."""
+    message = r"^the candidate values of a rollout set are all 0 \(or NaN/\+inf\): the estimate is undefined$"
+    with pytest.raises(ValueError, match=message):
+        jackknife_probabilities(np.full((2, 3), -np.inf), jackknife=False)
+    with pytest.raises(ValueError, match=message):
+        jackknife_probabilities(np.array([[0.0, 0.0], [-np.inf, -np.inf]]))
+
+
+def test_inverse_cdf_broadcasts_uniforms_over_the_leading_axes_of_the_rows():
+    """Many rows, fewer uniforms: one uniform for all (2, 3) rows, and a (3,) vector broadcast over the first axis."""
+    rng = np.random.default_rng(16)
+    log_p = _random_log_probs(rng, 6, 5).reshape(2, 3, 5)
+    got = inverse_cdf(log_p, 0.37)
+    assert got.shape == (2, 3)
+    assert got.reshape(-1).tolist() == [_inverse_cdf_loop(row, 0.37) for row in log_p.reshape(-1, 5)]
+    u = rng.random(3)
+    assert inverse_cdf(log_p, u).tolist() == [[_inverse_cdf_loop(log_p[i, j], u[j]) for j in range(3)] for i in range(2)]

@@ -125,3 +125,76 @@ def test_best_of_n_rejects_bad_input():
         best_of_n_probabilities(np.log([0.5, 0.5]), np.array([0.0, np.nan]), 2)
     with pytest.raises(ValueError, match="summing to 1"):
         best_of_n_probabilities(np.log([0.5, 0.6]), np.zeros(2), 2)
+
+
+def test_best_of_n_errors_name_the_argument():
+    """Each refusal names its argument, matched from the start of the message."""
+    model = exact.TabularAR.random(3, 3, seed=0, eos_token_id=2)
+    log_q, r = np.log([0.5, 0.5]), np.zeros(2)
+    with pytest.raises(ValueError, match=r"^n_candidates must be an integer >= 1, got 0$"):
+        best_of_n_output_distribution(model, 0)
+    with pytest.raises(ValueError, match=r"^temperature must be "):
+        best_of_n_output_distribution(model, 2, 0.0)
+    with pytest.raises(ValueError, match=r"^n_candidates must be an integer >= 1, got 0$"):
+        best_of_n_probabilities(log_q, r, 0)
+    with pytest.raises(ValueError, match=r"^tie_tolerance must be a finite number >= 0, got -1\.0$"):
+        best_of_n_probabilities(log_q, r, 2, tie_tolerance=-1.0)
+    with pytest.raises(ValueError, match=r"^log_proposal has shape \(2,\) but rewards \(3,\)$"):
+        best_of_n_probabilities(log_q, np.zeros(3), 2)
+    with pytest.raises(ValueError, match=r"^rewards must be finite or -inf wherever the proposal has mass$"):
+        best_of_n_probabilities(log_q, np.array([0.0, np.inf]), 2)  # +inf, not only NaN, is refused
+    with pytest.raises(ValueError, match=r"^exp\(log_proposal\) must be a probability array summing to 1"):
+        best_of_n_probabilities(np.array([0.0, np.nan]), r, 2)  # NaN, whatever its sum
+
+
+def _tied_law(q, classes, N):
+    """Brute force over all N-tuples: the first candidate whose class (an int, larger = better) is maximal wins."""
+    out = np.zeros(len(q))
+    for tup in itertools.product(range(len(q)), repeat=N):
+        best = max(classes[i] for i in tup)
+        out[next(i for i in tup if classes[i] == best)] += np.prod(q[list(tup)])
+    return out
+
+
+def test_tie_classes_follow_the_relative_tolerance():
+    """Rewards within ``tie_tolerance · max(1, |r|)`` are one class (the law depends only on the classes' order):
+    gaps of 5e-12 at |r| = 10 and 1e-12 at |r| = 0.5 tie, 1.5e-12 at |r| = 0.5 and 5e-10 at |r| = 10 do not;
+    two -inf rewards tie."""
+    q = np.array([0.2, 0.3, 0.5])
+    N = 3
+    cases = [
+        ([-10.0, -10.0 + 5e-12, -20.0], [1, 1, 0]),
+        ([-0.5, -0.5 - 1e-12, -3.0], [1, 1, 0]),
+        ([-0.5, -0.5 - 1.5e-12, -3.0], [2, 1, 0]),
+        ([-10.0, -10.0 + 5e-10, -20.0], [1, 2, 0]),
+        ([-np.inf, -np.inf, 0.0], [0, 0, 1]),
+    ]
+    for rewards, classes in cases:
+        got = best_of_n_probabilities(np.log(q), np.array(rewards), N)
+        np.testing.assert_allclose(got, _tied_law(q, classes, N), atol=1e-15, err_msg=str(rewards))
+    # a wider tolerance merges the last two classes; the model-level entry point passes it on
+    model = exact.TabularAR.random(2, 2, seed=3, concentration=0.7)
+    log_q, rewards = model.log_joint(), best_of_n_rewards(model)
+    wide = best_of_n_output_distribution(model, N, tie_tolerance=10.0).probabilities
+    np.testing.assert_allclose(wide, best_of_n_probabilities(log_q, rewards, N, tie_tolerance=10.0), atol=1e-15)
+    np.testing.assert_allclose(wide, model.joint(), atol=1e-15)  # one class: the first candidate, law = q
+    assert np.abs(best_of_n_output_distribution(model, N).probabilities - wide).sum() > 0.1
+
+
+def test_output_sums_to_one_for_a_proposal_within_the_sum_tolerance():
+    """A proposal summing to 1 - 5e-10 (accepted: within 1e-9) still gives a law summing to 1, as documented."""
+    q = np.array([0.2, 0.3, 0.5 - 5e-10])
+    got = best_of_n_probabilities(np.log(q), np.array([-1.0, -2.0, -3.0]), 200)
+    assert abs(got.sum() - 1.0) < 1e-13
+
+
+def test_defaults_are_the_length_normalised_reward_and_zero_standard_errors():
+    """``best_of_n_rewards`` normalises by |y| by default (here on completions of 1, 2 and 3 tokens), and the
+    exact law carries all-zero standard errors of its own shape."""
+    model = exact.TabularAR.random(3, 3, seed=7, eos_token_id=2, concentration=0.7)
+    lengths = model.completion_lengths(np.moveaxis(np.indices(model.vocab_sizes), 0, -1).reshape(-1, 3)).reshape(model.vocab_sizes)
+    assert set(np.unique(lengths)) == {1, 2, 3}
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(best_of_n_rewards(model), model.log_joint() / lengths)
+    got = best_of_n_output_distribution(model, 2)
+    assert got.standard_errors.shape == got.probabilities.shape and not got.standard_errors.any()

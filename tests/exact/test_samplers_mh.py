@@ -285,6 +285,28 @@ class _Completions:
         return out
 
 
+def _mh_step(c, y, L, alpha, beta, greedy, hastings):
+    """One MH step from the completion y (a tuple) with blocks ending at L: {y': probability} and the expected
+    tokens the proposal samples (m ~ U{1..|y|}, regrowth until EOS or L, the factor |y|/|y'| with ``hastings``)."""
+    pi = lambda z: c.prop((), z, 1.0)  # noqa: E731
+    row, tokens = {y: 1.0}, 0.0
+    for m in range(1, len(y) + 1):
+        head = y[: m - 1]
+        for z in c.continuations(head, L):
+            y2, fwd = head + z, c.prop(head, z, beta)
+            if fwd == 0:
+                continue
+            tokens += fwd * len(z) / len(y)
+            if greedy:
+                acc = float(pi(y2) > pi(y))
+            else:
+                ratio = (pi(y2) / pi(y)) ** alpha * c.prop(head, y[m - 1 :], beta) / fwd
+                acc = min(1.0, ratio * (len(y) / len(y2) if hastings else 1.0))
+            row[y2] = row.get(y2, 0.0) + fwd * acc / len(y)
+            row[y] -= fwd * acc / len(y)
+    return row, tokens
+
+
 def brute_force_mh_eos(model, alpha, block, n_mcmc, beta, greedy=False, hastings=True):
     """Algorithm 2 as llm.sample_power_mh runs it, over variable-length completions (tuples, no padding).
 
@@ -298,23 +320,7 @@ def brute_force_mh_eos(model, alpha, block, n_mcmc, beta, greedy=False, hastings
     pi = lambda y: c.prop((), y, 1.0)  # noqa: E731
 
     def step(y, L):
-        """One MH step from y: {y': probability} and the expected tokens the proposal samples."""
-        row, tokens = {y: 1.0}, 0.0
-        for m in range(1, len(y) + 1):
-            head = y[: m - 1]
-            for z in c.continuations(head, L):
-                y2, fwd = head + z, c.prop(head, z, beta)
-                if fwd == 0:
-                    continue
-                tokens += fwd * len(z) / len(y)
-                if greedy:
-                    acc = float(pi(y2) > pi(y))
-                else:
-                    ratio = (pi(y2) / pi(y)) ** alpha * c.prop(head, y[m - 1 :], beta) / fwd
-                    acc = min(1.0, ratio * (len(y) / len(y2) if hastings else 1.0))
-                row[y2] = row.get(y2, 0.0) + fwd * acc / len(y)
-                row[y] -= fwd * acc / len(y)
-        return row, tokens
+        return _mh_step(c, y, L, alpha, beta, greedy, hastings)
 
     dist, cost = {(): 1.0}, 0.0
     for k in range(math.ceil(T / block)):
@@ -482,3 +488,72 @@ def test_property_eos_mh_matches_variable_length_brute_force(model, alpha, n_mcm
     want, cost = brute_force_mh_eos(model, alpha, block, n_mcmc, alpha, greedy, hastings)
     np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
     assert got.expected_cost == pytest.approx(cost, rel=1e-10)
+
+
+def test_mh_errors_name_the_argument():
+    """Each refusal names its argument (or table), matched from the start of the message."""
+    model = exact.TabularAR.random(2, 4, seed=0)
+    count = r" must be an integer >= 1, got 0$"
+    with pytest.raises(ValueError, match=r"^horizon" + count):
+        exact.samplers.mh_block_ends(0, 2)
+    with pytest.raises(ValueError, match=r"^block_size" + count):
+        exact.samplers.mh_block_ends(4, 0)
+    with pytest.raises(ValueError, match=r"^block_size" + count):
+        mh_output_distribution(model, 2.0, 0, 1)
+    for call in (lambda: mh_output_distribution(model, 2.0, 2, -1), lambda: mh_expected_cost(4, 2, -1)):
+        with pytest.raises(ValueError, match=r"^n_mcmc must be a non-negative integer, got -1$"):
+            call()
+    for call in (lambda: mh_output_distribution(model, 2.0, 2, 1, proposal_alpha=0.0), lambda: mh_kernel(model, 2.0, 2, proposal_alpha=0.0)):
+        with pytest.raises(ValueError, match=r"^proposal_alpha must be > 0, got 0\.0$"):
+            call()
+    for call in (lambda: mh_kernel(model, 2.0, 0), lambda: mh_block_target(model, 2.0, 0)):
+        with pytest.raises(ValueError, match=r"^length" + count):
+            call()
+    with pytest.raises(ValueError, match=r"^length 5 exceeds the horizon 4$"):
+        mh_kernel(model, 2.0, 5)
+    with exact.memory_limit(1000), pytest.raises(ValueError, match=r"^the MH transition matrix needs 256 entries \(2,048 bytes"):
+        mh_kernel(model, 2.0, 4)  # 16 prefixes: the 16 x 16 kernel is over the cap, the prefix tables are not
+
+
+def _brute_kernel(model, alpha, L, beta, greedy, hastings):
+    """One MH step over the padded prefixes of length L from the variable-length move (_mh_step); rows of
+    π(y_{1:L}) = 0 left as NaN."""
+    c = _Completions(model)
+    sizes = model.vocab_sizes[:L]
+    pad = lambda y: np.ravel_multi_index(tuple(y) + (c.eos,) * (L - len(y)), sizes)  # noqa: E731
+    K = np.full((math.prod(sizes),) * 2, np.nan)
+    for y in c.continuations((), L):
+        if c.prop((), y, 1.0) == 0:
+            continue
+        K[pad(y)] = 0.0
+        for y2, p in _mh_step(c, y, L, alpha, beta, greedy, hastings)[0].items():
+            K[pad(y), pad(y2)] += p
+    return K
+
+
+@pytest.mark.parametrize(
+    "eos, L, beta, greedy, hastings",
+    [(None, 3, 1.0, False, True), (None, 2, 0.5, False, True), (None, 3, None, True, True), (2, 3, 1.5, False, True), (2, 3, None, False, False), (2, 2, None, True, True)],
+)
+def test_kernel_matches_a_brute_force_step(eos, L, beta, greedy, hastings):
+    """``mh_kernel`` entry by entry (the proposal at temperature 1/proposal_alpha, EOS, Power(∞), no Hastings
+    factor) against the explicit enumeration of moves, on every state of positive probability."""
+    model = exact.TabularAR.random(3, 3, seed=L, eos_token_id=eos)
+    alpha = 2.5
+    K = mh_kernel(model, alpha, L, proposal_alpha=beta, greedy=greedy, hastings=hastings)
+    want = _brute_kernel(model, alpha, L, alpha if beta is None else beta, greedy, hastings)
+    rows = ~np.isnan(want[:, 0])
+    assert rows.sum() >= 7
+    np.testing.assert_allclose(K[rows], want[rows], atol=1e-13, rtol=0)
+
+
+def test_power_infinity_ties_are_within_the_log_tolerance():
+    """Probabilities 3e-10 apart in relative terms (log gap < GREEDY_TIE_LOG_TOL = 1e-9) are ties for Power(∞)
+    whatever α: the law is that of the exactly tied model up to the 1e-10 change of the proposal.  Accepting
+    those moves (comparing α log π, i.e. a tolerance of 1e-9/α) changes it by ~0.05."""
+    near = np.array([[0.1, 0.3 * (1 + 3e-10)], [0.3, 0.3 * (1 - 3e-10)]])
+    for block in (1, 2):
+        tied = mh_output_distribution(exact.TabularAR.from_joint(TIED), 4.0, block, 2, greedy=True).probabilities
+        got = mh_output_distribution(exact.TabularAR.from_joint(near / near.sum()), 4.0, block, 2, greedy=True)
+        np.testing.assert_allclose(got.probabilities, tied, atol=1e-8, rtol=0)
+        assert got.standard_errors.shape == tied.shape and not got.standard_errors.any()
