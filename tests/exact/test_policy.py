@@ -175,3 +175,21 @@ def test_conditionals_round_trip():
     model = exact.TabularAR.random(3, 3, 5, zero_fraction=0.3)
     tables = exact.log_conditionals_from_joint(model.log_joint())
     assert np.allclose(np.exp(exact.log_joint_from_conditionals(tables)), model.joint(), atol=1e-15)
+
+
+def test_conditionals_of_zero_mass_prefixes_are_uniform():
+    """Rows under a prefix of probability 0 are log(1/V_t) (uniform), not -inf or +log V_t; the other rows
+    are q(y_{1:t}) / q(y_{<t}), written out by hand."""
+    joint = np.array([[[0.2, 0.1], [0.0, 0.3]], [[0.0, 0.0], [0.0, 0.0]], [[0.25, 0.0], [0.15, 0.0]]])  # V = (3, 2, 2)
+    half = [0.5, 0.5]  # uniform over V_2 = V_3 = 2
+    expected = [
+        [0.6, 0.0, 0.4],
+        [[0.5, 0.5], half, [0.25 / 0.4, 0.15 / 0.4]],
+        [[[2 / 3, 1 / 3], [0.0, 1.0]], [half, half], [[1.0, 0.0], [1.0, 0.0]]],
+    ]
+    with np.errstate(divide="ignore"):
+        tables = exact.log_conditionals_from_joint(np.log(joint))
+    assert [t.shape for t in tables] == [(3,), (3, 2), (3, 2, 2)]
+    for table, probs in zip(tables, expected):
+        assert np.all(np.isfinite(table) == (np.asarray(probs) > 0))
+        assert np.allclose(np.exp(table), probs, rtol=1e-14, atol=0)
