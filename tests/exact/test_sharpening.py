@@ -303,3 +303,42 @@ def test_simulated_hellinger_and_mle_by_brute_force():
     silent = exact.PromptedModel(models, [1.0, 0.0])
     big = exact.simulate_sharpening(silent, 3.0, 3000, 0.2, 0.1, 20, np.random.default_rng(3))
     assert np.mean(big.selected == big.true_index) > 0.5
+
+
+def test_sharpening_bound_terms_by_hand():
+    """Eq. 17's right side: teacher term P_x[π_α(y*) ≤ 1 - δ/2] (with ≤, and the given tol), total = sum of both
+    terms; n = 1 and M = 1 are valid, n = 0 and M = 0 are not; every argument check names its argument."""
+    six = exact.TabularAR.from_joint(np.array([[0.6, 0.2], [0.2, 0.0]]))  # π(y*) = 0.6 at α = 1
+    bound = exact.sharpening_bound(six, 1.0, n=1, delta=0.9, rho=0.5, class_size=1)
+    c0 = (1 - 2**-0.5) ** 2
+    assert bound.mle_term == pytest.approx(2 / c0 * math.log(1 / 0.5) / 0.9, rel=1e-13)
+    assert bound.teacher_term == 0.0  # 0.6 > 1 - 0.9/2 = 0.55 (but ≤ 1 - 0.9/3 = 0.7)
+    steps = exact.sharpening_bound(STEPS, 1.0, n=10, delta=0.5, rho=0.1, class_size=3)  # π(y*) = 0.4 ≤ 0.75
+    assert steps.teacher_term == 1.0 and steps.total == steps.mle_term + 1.0
+    assert exact.sharpening_bound(STEPS, 1.0, 10, 0.5, 0.1, 3, tol=50.0).teacher_term == 0.0  # y* = support
+    m = exact.sharpening_mass(six, 1.0)
+    at_edge = 2 * (1 - m)  # 1 - δ/2 = π(y*) up to rounding: counted as a failure when it is exact
+    if 1.0 - at_edge / 2.0 == m:
+        assert exact.sharpening_bound(six, 1.0, 10, at_edge, 0.1, 3).teacher_term == 1.0
+    cases = [
+        ((1.5, 0.1, 10, 3), "delta must be a number in the open interval (0, 1)"),
+        ((0.5, 1.5, 10, 3), "rho must be a number in the open interval (0, 1)"),
+        ((0.5, 0.1, -1, 3), "n must be a non-negative integer"),
+        ((0.5, 0.1, 0, 3), "n must be >= 1"),
+        ((0.5, 0.1, 10, -1), "class_size must be a non-negative integer"),
+        ((0.5, 0.1, 10, 0), "class_size must be >= 1"),
+    ]
+    for (delta, rho, n, size), message in cases:
+        with pytest.raises(ValueError, match="^" + re.escape(message)):
+            exact.sharpening_bound(STEPS, 1.0, n, delta, rho, size)
+    with pytest.raises(ValueError, match="^tol must be a finite number >= 0"):
+        exact.argmax_mask(STEPS, tol=-1.0)
+    with pytest.raises(ValueError, match="^eps must be a number in the open interval"):
+        exact.is_sharpened(STEPS, STEPS, "0.5", 0.1)  # a string is refused, not converted
+
+
+def test_zero_tolerance_keeps_exact_ties():
+    """tol = 0: y* is the set of sequences whose log-probability equals the maximum exactly (never empty)."""
+    tied = exact.TabularAR.from_joint(np.array([[0.25, 0.25], [0.25, 0.25]]))
+    assert exact.argmax_mask(tied, tol=0.0).all()
+    assert exact.argmax_mask(STEPS, tol=0.0).tolist() == [[True, False], [False, False]]
