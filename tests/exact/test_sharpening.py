@@ -318,8 +318,8 @@ def test_sharpening_bound_terms_by_hand():
     assert exact.sharpening_bound(STEPS, 1.0, 10, 0.5, 0.1, 3, tol=50.0).teacher_term == 0.0  # y* = support
     m = exact.sharpening_mass(six, 1.0)
     at_edge = 2 * (1 - m)  # 1 - δ/2 = π(y*) up to rounding: counted as a failure when it is exact
-    if 1.0 - at_edge / 2.0 == m:
-        assert exact.sharpening_bound(six, 1.0, 10, at_edge, 0.1, 3).teacher_term == 1.0
+    assert 1.0 - at_edge / 2.0 == m  # δ = 0.8: 1 - δ/2 = 0.6 = π(y*) in float64 too
+    assert exact.sharpening_bound(six, 1.0, 10, at_edge, 0.1, 3).teacher_term == 1.0
     cases = [
         ((1.5, 0.1, 10, 3), "delta must be a number in the open interval (0, 1)"),
         ((0.5, 1.5, 10, 3), "rho must be a number in the open interval (0, 1)"),
