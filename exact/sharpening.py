@@ -233,7 +233,7 @@ def simulate_sharpening(
     rho = _check_open_unit(rho, "rho")
     n = _check_count(n, "n")
     n_trials = _check_count(n_trials, "n_trials")
-    if n == 1 or n_trials == 0:
+    if n == 0 or n_trials == 0:
         raise ValueError("n and n_trials must be >= 1")
     rng = check_rng(rng)
     prompted = as_prompted(model)
