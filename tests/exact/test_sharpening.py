@@ -226,6 +226,7 @@ def test_tol_widens_the_argmax_set_of_every_function():
     assert exact.sharpening_failure(uniform, STEPS, 0.6) == 1.0  # 1/4 ≤ 0.4
     assert exact.is_sharpened(uniform, STEPS, 0.5, 0.5, tol) and not exact.is_sharpened(uniform, STEPS, 0.5, 0.5)
     assert exact.sharpening_mass(STEPS, 1.0, tol) == pytest.approx(0.7, rel=1e-14)
+    assert exact.sharpening_mass(STEPS, 2.0, tol) == pytest.approx(0.25 / 0.30, rel=1e-14)  # Σ_{y*} π² / Σ π²
 
 
 def test_failure_and_sharpening_at_their_boundaries():
@@ -342,3 +343,10 @@ def test_zero_tolerance_keeps_exact_ties():
     tied = exact.TabularAR.from_joint(np.array([[0.25, 0.25], [0.25, 0.25]]))
     assert exact.argmax_mask(tied, tol=0.0).all()
     assert exact.argmax_mask(STEPS, tol=0.0).tolist() == [[True, False], [False, False]]
+    assert exact.sharpening_mass(STEPS, 1.0, tol=0.0) == pytest.approx(0.4, rel=1e-14)
+    assert exact.sharpening_mass(tied, 3.0, tol=0.0) == 1.0
+    # α = ∞: mass 1 on every prompt
+    prompted = exact.PromptedModel([STEPS, tied], [0.5, 0.5])
+    assert exact.sharpening_mass(prompted, math.inf).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="^tol must be a finite number >= 0"):
+        exact.sharpening_mass(STEPS, 1.0, tol=-1.0)
