@@ -344,6 +344,7 @@ def test_zero_tolerance_keeps_exact_ties():
     assert exact.argmax_mask(tied, tol=0.0).all()
     assert exact.argmax_mask(STEPS, tol=0.0).tolist() == [[True, False], [False, False]]
     assert exact.sharpening_mass(STEPS, 1.0, tol=0.0) == pytest.approx(0.4, rel=1e-14)
+    assert type(exact.sharpening_mass(STEPS, 1.0)) is float  # one model: a float, not an array
     assert exact.sharpening_mass(tied, 3.0, tol=0.0) == 1.0
     # α = ∞: mass 1 on every prompt
     prompted = exact.PromptedModel([STEPS, tied], [0.5, 0.5])
