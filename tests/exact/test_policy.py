@@ -9,6 +9,8 @@ distribution to 1e-12.  Each optimiser run takes well under a second.
 
 import itertools
 import math
+import re
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -175,3 +177,64 @@ def test_conditionals_round_trip():
     model = exact.TabularAR.random(3, 3, 5, zero_fraction=0.3)
     tables = exact.log_conditionals_from_joint(model.log_joint())
     assert np.allclose(np.exp(exact.log_joint_from_conditionals(tables)), model.joint(), atol=1e-15)
+
+
+def test_conditionals_of_zero_mass_prefixes_are_uniform():
+    """Rows under a prefix of probability 0 are log(1/V_t) (uniform), not -inf or +log V_t; the other rows
+    are q(y_{1:t}) / q(y_{<t}), written out by hand."""
+    joint = np.array([[[0.2, 0.1], [0.0, 0.3]], [[0.0, 0.0], [0.0, 0.0]], [[0.25, 0.0], [0.15, 0.0]]])  # V = (3, 2, 2)
+    half = [0.5, 0.5]  # uniform over V_2 = V_3 = 2
+    expected = [
+        [0.6, 0.0, 0.4],
+        [[0.5, 0.5], half, [0.25 / 0.4, 0.15 / 0.4]],
+        [[[2 / 3, 1 / 3], [0.0, 1.0]], [half, half], [[1.0, 0.0], [1.0, 0.0]]],
+    ]
+    with np.errstate(divide="ignore"):
+        tables = exact.log_conditionals_from_joint(np.log(joint))
+    assert [t.shape for t in tables] == [(3,), (3, 2), (3, 2, 2)]
+    for table, probs in zip(tables, expected):
+        assert np.all(np.isfinite(table) == (np.asarray(probs) > 0))
+        assert np.allclose(np.exp(table), probs, rtol=1e-14, atol=0)
+
+
+def test_mle_without_data_and_default_smoothing():
+    """No samples: q̂(·|h) is uniform on supp π(·|h) for every λ (Eq. 16's conventions), with no numpy warning
+    (log 0 off the support, 0/0 of unvisited prefixes); the default λ is ½."""
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.0], [0.3, 0.2]]))
+    uniform_on_support = np.array([[0.5, 0.0], [0.25, 0.25]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for empty in ([], np.zeros((0, 2), dtype=np.int64)):
+            for smoothing in (0.0, 0.25, 0.5):
+                assert np.allclose(exact.mle_policy(model, empty, smoothing), uniform_on_support, rtol=1e-15, atol=0)
+    samples = np.array([[0, 0], [1, 0], [1, 0], [1, 1]])
+    assert np.array_equal(exact.mle_policy(model, samples), exact.mle_policy(model, samples, smoothing=0.5))
+    assert exact.mle_policy(model, samples)[0, 0] == pytest.approx(1.5 / 5.0, rel=1e-15)  # (N(0) + ½) / (N + 1)
+
+
+def test_distillation_fields_smoothing_and_prompt_weights():
+    """The trajectory returns its inputs; λ = 0 with n = 1 fits the one sample (a point mass, computed without
+    numpy warnings for the log 0 of unseen sequences); a prompt of weight 0 gets no data (q̂ uniform on its support)."""
+    model = exact.TabularAR.random(3, 2, 4, zero_fraction=0.3)
+    curve = exact.distill_power(model, 2.0, [5, 20], np.random.default_rng(0))
+    assert curve.sample_sizes.tolist() == [5, 20] and curve.alpha == 2.0 and curve.smoothing == 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        point = exact.distill_power(model, 2.0, [1], np.random.default_rng(0), smoothing=0.0)
+    assert point.smoothing == 0.0 and sorted(point.final_policy.ravel().tolist())[-2:] == [0.0, 1.0]
+    other = exact.TabularAR.from_joint(np.array([[0.5, 0.0], [0.3, 0.2]]))
+    silent = exact.PromptedModel([model, other], [1.0, 0.0])
+    fitted = exact.distill_power(silent, 2.0, [50], np.random.default_rng(1), smoothing=0.0).final_policy
+    assert np.allclose(fitted[1], [[0.5, 0.0], [0.25, 0.25]], rtol=1e-15, atol=0)
+
+
+def test_distillation_and_mle_messages_name_the_argument():
+    model = exact.TabularAR.random(2, 2, 0)
+    cases = [
+        (lambda: exact.distill_power(model, 2.0, [], np.random.default_rng(0)), "sample_sizes must be a non-empty sequence"),
+        (lambda: exact.distill_power(model, 2.0, [-1], np.random.default_rng(0)), "sample size must be a non-negative integer"),
+        (lambda: exact.mle_policy(model, np.zeros((3, 2), dtype=int), smoothing=-1.0), "smoothing must be a finite number >= 0"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match="^" + re.escape(message)):
+            call()

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -166,3 +167,187 @@ def test_power_class_contains_power_distribution():
     assert np.allclose(np.exp(members[-1][0]), exact.power_joint(model, 3.0), atol=1e-15)
     with pytest.raises(ValueError, match="rng"):
         exact.power_class(model, 3.0, n_distractors=2)
+
+
+#: π on 2 x 2 sequences with one argmax, y* = {(0, 0)}, and log-gaps log(4/3), log 2, log 4 below it.
+STEPS = exact.TabularAR.from_joint(np.array([[0.4, 0.3], [0.2, 0.1]]))
+
+
+def test_errors_name_the_argument():
+    """Every argument check names its argument at the start of the message."""
+    model, rng = STEPS, np.random.default_rng(0)
+    cases = [
+        (lambda: exact.argmax_set(model, tol=-1.0), "tol must be a finite number >= 0"),
+        (lambda: exact.sharpening_failure(model, model, 1.5), "delta must be a number in the open interval (0, 1)"),
+        (lambda: exact.is_sharpened(model, model, 1.5, 0.1), "eps must be a number in the open interval (0, 1)"),
+        (lambda: exact.is_sharpened(model, model, 0.1, 1.5), "delta must be a number in the open interval (0, 1)"),
+        (lambda: exact.argmax_mass(np.ones(3) / 3, model), "policy must have shape vocab_sizes"),
+        (lambda: exact.power_class(model, 2.0, exponents=[-1.0]), "exponent must be > 0"),
+        (lambda: exact.power_class(model, 2.0, n_distractors=-1), "n_distractors must be a non-negative integer"),
+        (lambda: exact.simulate_sharpening(model, 2.0, 5, 1.5, 0.1, 3, rng), "delta must be a number in the open"),
+        (lambda: exact.simulate_sharpening(model, 2.0, 5, 0.2, 1.5, 3, rng), "rho must be a number in the open"),
+        (lambda: exact.simulate_sharpening(model, 2.0, -1, 0.2, 0.1, 3, rng), "n must be a non-negative integer"),
+        (lambda: exact.simulate_sharpening(model, 2.0, 5, 0.2, 0.1, -1, rng), "n_trials must be a non-negative integer"),
+        (lambda: exact.simulate_sharpening(model, 2.0, 0, 0.2, 0.1, 3, rng), "n and n_trials must be >= 1"),
+        (lambda: exact.simulate_sharpening(model, 2.0, 5, 0.2, 0.1, 0, rng), "n and n_trials must be >= 1"),
+        (lambda: exact.simulate_sharpening(model, 2.0, 5, 0.2, 0.1, 3, rng, tol=-1.0), "tol must be a finite number"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match="^" + re.escape(message)):
+            call()
+
+
+def test_argmax_set_types_and_prompts():
+    """y*(x) is an int64 array of sequences, one per prompt for a PromptedModel; the argmax mass of a
+    single model is a Python float, of a PromptedModel an array over prompts (policy given per prompt)."""
+    models = [STEPS, exact.TabularAR.from_joint(np.array([[0.1, 0.2], [0.3, 0.4]]))]
+    prompted = exact.PromptedModel(models, [0.5, 0.5])
+    assert exact.argmax_set(STEPS).dtype == np.int64
+    sets = exact.argmax_set(prompted)
+    assert isinstance(sets, tuple) and [s.tolist() for s in sets] == [[[0, 0]], [[1, 1]]]
+    mass = exact.argmax_mass(STEPS.joint(), STEPS)
+    assert type(mass) is float and mass == pytest.approx(0.4, rel=1e-14)
+    # a PromptedModel as the policy: prompt x's model against prompt x's argmax (π(y*(x)|x) = 0.4 each)
+    assert exact.argmax_mass(prompted, prompted) == pytest.approx([0.4, 0.4], rel=1e-14)
+    swapped = exact.PromptedModel(models[::-1], [0.5, 0.5])
+    assert exact.argmax_mass(swapped, prompted) == pytest.approx([0.1, 0.1], rel=1e-14)
+    # against a single model, a PromptedModel policy is its first prompt's model
+    assert exact.argmax_mass(swapped, STEPS) == pytest.approx(0.1, rel=1e-14)
+
+
+def test_tol_widens_the_argmax_set_of_every_function():
+    """With tol = log(4/3) (+ slack) the argmax set is {(0,0), (0,1)}: a uniform policy then puts 1/2 on it, not 1/4."""
+    tol = math.log(0.4 / 0.3) + 1e-9
+    uniform = np.full((2, 2), 0.25)
+    assert exact.argmax_mask(STEPS, tol).tolist() == [[True, True], [False, False]]
+    assert exact.argmax_mass(uniform, STEPS, tol) == 0.5
+    assert exact.argmax_mass(uniform, STEPS) == 0.25
+    assert exact.sharpening_failure(uniform, STEPS, 0.6, tol) == 0.0  # 1/2 > 0.4
+    assert exact.sharpening_failure(uniform, STEPS, 0.6) == 1.0  # 1/4 ≤ 0.4
+    assert exact.is_sharpened(uniform, STEPS, 0.5, 0.5, tol) and not exact.is_sharpened(uniform, STEPS, 0.5, 0.5)
+    assert exact.sharpening_mass(STEPS, 1.0, tol) == pytest.approx(0.7, rel=1e-14)
+    assert exact.sharpening_mass(STEPS, 2.0, tol) == pytest.approx(0.25 / 0.30, rel=1e-14)  # Σ_{y*} π² / Σ π²
+
+
+def test_failure_and_sharpening_at_their_boundaries():
+    """Eq. 17 counts π̂(y*) ≤ 1 - δ as a failure and Eq. 3 counts π̂(y*) ≥ 1 - δ as a success: at equality, both;
+    (ε, δ)-sharpening holds when the success probability equals 1 - ε exactly."""
+    half = np.array([[0.5, 0.5], [0.0, 0.0]])  # π̂(y*) = 1/2 exactly
+    assert exact.sharpening_failure(half, STEPS, 0.5) == 1.0
+    assert exact.is_sharpened(half, STEPS, 0.1, 0.5)
+    prompted = exact.PromptedModel([STEPS, STEPS], [0.5, 0.5])
+    policies = [np.array([[1.0, 0.0], [0.0, 0.0]]), np.full((2, 2), 0.25)]  # success on prompt 0 only: P = 1/2
+    assert exact.is_sharpened(policies, prompted, 0.5, 0.1)
+    assert not exact.is_sharpened(policies, prompted, 0.49, 0.1)
+
+
+def test_power_class_grid_merges_duplicates_and_adds_alpha():
+    """Default members are π_a for a = (1, α/2, α, 2α), exponents equal within 1e-12 (relative) merged, α added
+    when missing; distractors are distributions on π's support."""
+    model = exact.TabularAR.random(2, 2, 3, zero_fraction=0.3)
+
+    def exponents_of(members):
+        return [next(a for a in candidates if np.array_equal(member[0], exact.log_power_joint(model, a))) for member in members]
+
+    candidates = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 100.0, 1e-3, 1e-3 + 1e-10]
+    assert exponents_of(exact.power_class(model, 3.0)) == [1.0, 1.5, 3.0, 6.0]
+    assert exponents_of(exact.power_class(model, 2.0)) == [1.0, 2.0, 4.0]  # α/2 = 1 is listed once
+    near = 100.0 * (1 + 5e-13)  # within 1e-12 of 100 (relative): one member
+    assert exponents_of(exact.power_class(model, 1.0, exponents=[100.0, near])) == [100.0, 1.0]
+    # 1e-3 + 1e-10 is 1e-7 (relative) away from α = 1e-3: a different member, and α is added
+    assert exponents_of(exact.power_class(model, 1e-3, exponents=[1e-3 + 1e-10])) == [1e-3 + 1e-10, 1e-3]
+    support = model.joint() > 0
+    distractors = exact.power_class(model, 2.0, n_distractors=3, rng=np.random.default_rng(5))[3:]
+    assert len(distractors) == 3
+    for (log_q,) in distractors:
+        q = np.exp(log_q)
+        assert np.all((q > 0) == support) and math.fsum(q.ravel()) == pytest.approx(1.0, abs=1e-14)
+
+
+def test_simulation_defaults_fields_and_small_sizes():
+    """n = 1 and n_trials = 1 are valid; without distractors the class is the default grid; the returned
+    fields are the inputs, π_α's index and the bound computed with the same tol."""
+    model = exact.TabularAR.random(3, 2, 1, zero_fraction=0.3)
+    sim = exact.simulate_sharpening(model, 4.0, 1, 0.3, 0.2, 1, np.random.default_rng(0))
+    assert sim.class_size == 4 and sim.true_index == 2  # (1, 2, 4, 8): π_4 is third
+    assert (sim.n, sim.delta, sim.rho) == (1, 0.3, 0.2) and sim.failure.shape == (1,)
+    assert exact.simulate_sharpening(model, 4.0, 3, 0.3, 0.2, 2, np.random.default_rng(0), exponents=[1.0]).class_size == 2
+    tol = 50.0  # every supported sequence is in y*: π_α(y*) = 1, no prompt fails
+    wide = exact.simulate_sharpening(model, 4.0, 3, 0.3, 0.2, 2, np.random.default_rng(0), tol=tol)
+    assert wide.bound == exact.sharpening_bound(model, 4.0, 3, 0.3, 0.2, 4, tol=tol)
+    assert wide.bound.teacher_term == 0.0 and np.all(wide.failure == 0.0)
+    assert sim.bound.teacher_term == 1.0  # default tol: π_4(y*) ≤ 0.85 for this model
+
+
+def test_simulated_failure_counts_mass_equal_to_one_minus_delta():
+    """π(y*) = 1/2 exactly and δ = 1/2: the only member π_1 fails on every data set (Eq. 17 uses ≤)."""
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.0], [0.25, 0.25]]))
+    sim = exact.simulate_sharpening(model, 1.0, 4, 0.5, 0.1, 3, np.random.default_rng(0), exponents=[1.0])
+    assert sim.class_size == 1 and np.all(sim.failure == 1.0)
+
+
+def test_simulated_hellinger_and_mle_by_brute_force():
+    """The recorded E_μ D_H²(π̂, π_α) is Σ_x μ(x) Σ_y (√π̂ - √π_α)², by hand for each selected member; the MLE uses
+    the data of every prompt (here prompt 1 has weight 0: its empty data set must not decide)."""
+    models = [exact.TabularAR.random(3, 2, s, zero_fraction=0.3) for s in range(2)]
+    prompted = exact.PromptedModel(models, [0.7, 0.3])
+    sim = exact.simulate_sharpening(prompted, 3.0, 4, 0.2, 0.1, 30, np.random.default_rng(7), n_distractors=3)
+    members = exact.power_class(prompted, 3.0, n_distractors=3, rng=np.random.default_rng(7))
+    teacher = members[sim.true_index]
+    assert len(set(sim.selected.tolist())) > 1
+    for j, h2 in zip(sim.selected, sim.hellinger_squared):
+        by_hand = sum(
+            w * math.fsum(((math.sqrt(math.exp(a)) - math.sqrt(math.exp(b))) ** 2 for a, b in zip(lq.ravel(), lt.ravel())))
+            for w, lq, lt in zip(prompted.weights, members[j], teacher)
+        )
+        assert h2 == pytest.approx(by_hand, rel=1e-12, abs=1e-15)
+    silent = exact.PromptedModel(models, [1.0, 0.0])
+    big = exact.simulate_sharpening(silent, 3.0, 3000, 0.2, 0.1, 20, np.random.default_rng(3))
+    assert np.mean(big.selected == big.true_index) > 0.5
+
+
+def test_sharpening_bound_terms_by_hand():
+    """Eq. 17's right side: teacher term P_x[π_α(y*) ≤ 1 - δ/2] (with ≤, and the given tol), total = sum of both
+    terms; n = 1 and M = 1 are valid, n = 0 and M = 0 are not; every argument check names its argument."""
+    six = exact.TabularAR.from_joint(np.array([[0.6, 0.2], [0.2, 0.0]]))  # π(y*) = 0.6 at α = 1
+    bound = exact.sharpening_bound(six, 1.0, n=1, delta=0.9, rho=0.5, class_size=1)
+    c0 = (1 - 2**-0.5) ** 2
+    assert bound.mle_term == pytest.approx(2 / c0 * math.log(1 / 0.5) / 0.9, rel=1e-13)
+    assert bound.teacher_term == 0.0  # 0.6 > 1 - 0.9/2 = 0.55 (but ≤ 1 - 0.9/3 = 0.7)
+    steps = exact.sharpening_bound(STEPS, 1.0, n=10, delta=0.5, rho=0.1, class_size=3)  # π(y*) = 0.4 ≤ 0.75
+    assert steps.teacher_term == 1.0 and steps.total == steps.mle_term + 1.0
+    assert exact.sharpening_bound(STEPS, 1.0, 10, 0.5, 0.1, 3, tol=50.0).teacher_term == 0.0  # y* = support
+    m = exact.sharpening_mass(six, 1.0)
+    at_edge = 2 * (1 - m)  # 1 - δ/2 = π(y*) up to rounding: counted as a failure when it is exact
+    assert 1.0 - at_edge / 2.0 == m  # δ = 0.8: 1 - δ/2 = 0.6 = π(y*) in float64 too
+    assert exact.sharpening_bound(six, 1.0, 10, at_edge, 0.1, 3).teacher_term == 1.0
+    cases = [
+        ((1.5, 0.1, 10, 3), "delta must be a number in the open interval (0, 1)"),
+        ((0.5, 1.5, 10, 3), "rho must be a number in the open interval (0, 1)"),
+        ((0.5, 0.1, -1, 3), "n must be a non-negative integer"),
+        ((0.5, 0.1, 0, 3), "n must be >= 1"),
+        ((0.5, 0.1, 10, -1), "class_size must be a non-negative integer"),
+        ((0.5, 0.1, 10, 0), "class_size must be >= 1"),
+    ]
+    for (delta, rho, n, size), message in cases:
+        with pytest.raises(ValueError, match="^" + re.escape(message)):
+            exact.sharpening_bound(STEPS, 1.0, n, delta, rho, size)
+    with pytest.raises(ValueError, match="^tol must be a finite number >= 0"):
+        exact.argmax_mask(STEPS, tol=-1.0)
+    with pytest.raises(ValueError, match="^eps must be a number in the open interval"):
+        exact.is_sharpened(STEPS, STEPS, "0.5", 0.1)  # a string is refused, not converted
+
+
+def test_zero_tolerance_keeps_exact_ties():
+    """tol = 0: y* is the set of sequences whose log-probability equals the maximum exactly (never empty)."""
+    tied = exact.TabularAR.from_joint(np.array([[0.25, 0.25], [0.25, 0.25]]))
+    assert exact.argmax_mask(tied, tol=0.0).all()
+    assert exact.argmax_mask(STEPS, tol=0.0).tolist() == [[True, False], [False, False]]
+    assert exact.sharpening_mass(STEPS, 1.0, tol=0.0) == pytest.approx(0.4, rel=1e-14)
+    assert type(exact.sharpening_mass(STEPS, 1.0)) is float  # one model: a float, not an array
+    assert exact.sharpening_mass(tied, 3.0, tol=0.0) == 1.0
+    # α = ∞: mass 1 on every prompt
+    prompted = exact.PromptedModel([STEPS, tied], [0.5, 0.5])
+    assert exact.sharpening_mass(prompted, math.inf).tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="^tol must be a finite number >= 0"):
+        exact.sharpening_mass(STEPS, 1.0, tol=-1.0)
