@@ -169,13 +169,15 @@ def power_class(
     """A finite class ``Π_α ∋ π_α`` for Prop. 3: ``log q(·|x)`` per member, per prompt.
 
     Members: the power distributions ``π_a`` for ``a`` in ``exponents`` (default
-    ``(1, α/2, α, 2α)``; ``α`` is added if missing), then ``n_distractors``
+    ``(1, α/2, α, 2α)``; an exponent within ``1e-12·α`` of ``α`` is taken as ``α``, which is
+    added if missing, so ``π_α`` is a member exactly), then ``n_distractors``
     policies drawn per prompt from a flat Dirichlet on ``π``'s support (needs ``rng``).
     Member ``j`` is a tuple of arrays of shape ``vocab_sizes`` (one per prompt).
     """
     alpha = check_alpha(alpha)
     grid = [1.0, alpha / 2.0, alpha, 2.0 * alpha] if exponents is None else [check_alpha(a, "exponent") for a in exponents]
-    if not any(abs(a - alpha) <= 1e-12 * alpha for a in grid):
+    grid = [alpha if abs(a - alpha) <= 1e-12 * alpha else a for a in grid]
+    if alpha not in grid:
         grid.append(alpha)
     unique: list[float] = []
     for a in grid:
@@ -287,7 +289,7 @@ def _true_index(members, prompted: PromptedModel, alpha: float) -> int:
     for j, member in enumerate(members):
         if all(np.array_equal(a, b) for a, b in zip(member, target)):
             return j
-    raise AssertionError("π_α is not in the class")  # pragma: no cover - power_class always adds it
+    raise AssertionError("π_α is not in the class")  # pragma: no cover - power_class always holds it exactly
 
 
 __all__ = [

@@ -351,3 +351,14 @@ def test_zero_tolerance_keeps_exact_ties():
     assert exact.sharpening_mass(prompted, math.inf).tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="^tol must be a finite number >= 0"):
         exact.sharpening_mass(STEPS, 1.0, tol=-1.0)
+
+
+def test_an_exponent_a_rounding_error_from_alpha_is_alpha():
+    """Was: ``power_class`` kept ``α(1 + 3e-13)`` as "α" without adding ``π_α`` bit for bit, so
+    ``simulate_sharpening`` stopped with a bare ``AssertionError`` (π_α not in the class)."""
+    model = exact.TabularAR.random(2, 2, 0, zero_fraction=0.0)
+    near = 2.0 * (1 + 3e-13)
+    members = exact.power_class(model, 2.0, exponents=[1.0, near])
+    assert len(members) == 2 and np.array_equal(members[1][0], exact.log_power_joint(model, 2.0))
+    result = exact.simulate_sharpening(model, 2.0, 10, 0.2, 0.1, 5, np.random.default_rng(0), exponents=[near])
+    assert result.true_index == 0 and result.class_size == 1  # [α(1 + 3e-13)] is [α]: α is not added twice
