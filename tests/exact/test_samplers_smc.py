@@ -485,3 +485,46 @@ def test_temperature_output_distribution_is_exact_with_cost_t():
     assert dist.standard_errors.shape == model.vocab_sizes and not dist.standard_errors.any()
     for y in logp:
         assert dist.probabilities[bf.padded(y, model.horizon, 2)] == pytest.approx(bf_proposal(tables, y, 2.0), abs=1e-14)
+
+
+RNG = np.random.default_rng
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: power_smc(m, 2.0, 0, 5, RNG(0)), r"^n_particles must be an integer >= 1, got 0$"),
+        (lambda m: power_smc(m, 2.0, 4, 0, RNG(0)), r"^n_runs must be an integer >= 1, got 0$"),
+        (lambda m: power_smc(m, 2.0, 4, 5, RNG(0), ess_threshold=1.5), r"^ess_threshold must lie in \[0, 1\], got 1.5$"),
+        (lambda m: power_smc(m, 2.0, 4, 5, RNG(0), ess_threshold=-0.1), r"^ess_threshold must lie in \[0, 1\]"),
+        (lambda m: power_smc(m, 2.0, 4, 5, None), r"^pass a numpy.random.Generator"),
+        (lambda m: power_smc(m, 0.0, 4, 5, RNG(0)), r"^alpha must be > 0, got 0.0$"),
+        (lambda m: sir_output_distribution(m, 2.0, 0), r"^n_particles must be an integer >= 1, got 0$"),
+        (lambda m: truncated_proposal(m, 2.0, top_k=0), r"^top_k must be an integer >= 1, got 0$"),
+        (lambda m: truncated_proposal(m, 2.0, top_p=1.5), r"^top_p must lie in \(0, 1\], got 1.5$"),
+        (lambda m: truncated_proposal(m, 0.0), r"^beta must be > 0, got 0.0$"),
+        (lambda m: exact.truncate_log_probs(np.zeros(3), top_k=True), r"^top_k must be an integer >= 1, got True$"),
+        (lambda m: exact.truncate_log_probs(np.zeros(3), top_p=0.0), r"^top_p must lie in \(0, 1\], got 0.0$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, "greedy"),
+         r"^unknown proposal 'greedy'; use one of \('base', 'temperature', 'optimal'\) or log-prob tables$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.zeros((3, 3))),
+         r"^a dense proposal table must have shape vocab_sizes = \(3, 3, 3\), got \(3, 3\)$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.zeros((3, 3, 3))), r"^the proposal table must sum to 1 within 1e-09; it sums to "),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.full((3, 3, 3), np.inf)),
+         r"^the proposal table has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.log(np.full(3, 1 / 3))]), r"^per-step proposal tables: need T = 3 tables, got 1$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.zeros(2)] * 3), r"^proposal table 0 must have shape \(3,\), got \(2,\)$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.zeros(3), np.zeros((3, 3)), np.zeros((3, 3, 3))]),
+         r"^proposal table 0: the row after prefix \[\] sums to "),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.full(3, np.nan)] * 3), r"^proposal table 0 has NaN or \+inf entries"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, {"a": 1}),
+         r"^proposal must be a name in \('base', 'temperature', 'optimal'\), a dense log-prob np.ndarray of shape \(3, 3, 3\) "
+         r"or a list of per-step log conditional tables, got dict$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, "base", weight_proposal=truncated_proposal(m, 1.0, top_k=1)),
+         r"^the weight proposal is 0 where the proposal samples"),
+    ],
+)
+def test_sampler_errors_name_the_argument_from_the_start(call, message):
+    model, _, _ = eos_model_and_tables(seed=90)
+    with pytest.raises(ValueError, match=message):
+        call(model)
