@@ -528,3 +528,20 @@ def test_sampler_errors_name_the_argument_from_the_start(call, message):
     model, _, _ = eos_model_and_tables(seed=90)
     with pytest.raises(ValueError, match=message):
         call(model)
+
+
+def test_smc_output_distribution_mean_and_standard_errors_by_hand():
+    # per-run law f_r(y) = Σ_i W_r^i 1{y_r^i = y}; mean_r f_r and its standard error sd_r(f_r) / √R (ddof 1)
+    particles = np.array([[[0, 1], [0, 1], [1, 2]], [[1, 0], [0, 1], [1, 0]], [[1, 2], [1, 2], [1, 2]]])
+    W = np.array([[0.5, 0.25, 0.25], [0.125, 0.375, 0.5], [0.2, 0.3, 0.5]])
+    runs = exact.samplers.SMCRuns(particles, np.log(W), np.zeros(3), np.zeros(3, dtype=np.int64), 18)
+    per_run = np.zeros((3, 2, 3))
+    for r, i in itertools.product(range(3), range(3)):
+        per_run[r][tuple(particles[r, i])] += W[r, i]
+    got = smc_output_distribution(runs, (2, 3))
+    np.testing.assert_allclose(got.probabilities, per_run.mean(axis=0), atol=1e-15, rtol=0)
+    np.testing.assert_allclose(got.standard_errors, per_run.std(axis=0, ddof=1) / math.sqrt(3), atol=1e-15, rtol=0)
+    assert got.expected_cost == 6.0 and got.exact is False
+    one = smc_output_distribution(runs._replace(particles=particles[:1], log_weights=np.log(W[:1])), (2, 3))
+    np.testing.assert_allclose(one.probabilities, per_run[0], atol=1e-15, rtol=0)
+    assert one.standard_errors.shape == (2, 3) and np.all(one.standard_errors == np.inf)
