@@ -532,7 +532,7 @@ def test_sampler_errors_name_the_argument_from_the_start(call, message):
 
 def test_smc_output_distribution_mean_and_standard_errors_by_hand():
     # per-run law f_r(y) = Σ_i W_r^i 1{y_r^i = y}; mean_r f_r and its standard error sd_r(f_r) / √R (ddof 1)
-    particles = np.array([[[0, 1], [0, 1], [1, 2]], [[1, 0], [0, 1], [1, 0]], [[1, 2], [1, 2], [1, 2]]])
+    particles = np.array([[[0, 1], [0, 1], [1, 1]], [[1, 0], [0, 1], [1, 0]], [[1, 1], [0, 2], [1, 1]]])  # (1, 2) never hit
     W = np.array([[0.5, 0.25, 0.25], [0.125, 0.375, 0.5], [0.2, 0.3, 0.5]])
     runs = exact.samplers.SMCRuns(particles, np.log(W), np.zeros(3), np.zeros(3, dtype=np.int64), 18)
     per_run = np.zeros((3, 2, 3))
