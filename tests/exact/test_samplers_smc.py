@@ -429,3 +429,119 @@ def test_truncation_boundaries_pin_the_definitions():
     np.testing.assert_allclose(np.exp(exact.truncate_log_probs(ties, top_k=1)), [1.0, 0.0, 0.0])
     np.testing.assert_allclose(exact.truncate_log_probs(log_p, top_k=5, top_p=1.0), log_p, atol=1e-15)
     assert np.all(exact.truncate_log_probs(np.full((2, 3), -np.inf), top_k=1, top_p=0.5) == -np.inf)
+
+
+# -- SIS's ESS, Power-SMC's argument pass-through, the temperature sampler's fields -----------------
+
+
+@pytest.mark.parametrize("seed, sizes, alpha", [(0, (3, 2, 3), 7.0), (0, (2, 2), 7.0), (1, (3, 2, 3), 2.0), (4, (4, 3), 0.5)])
+def test_sis_ess_fraction_is_at_most_one_and_defaults_to_the_base_proposal(seed, sizes, alpha):
+    # ESS/N = E_q[w]² / E_q[w²] ≤ 1 (Cauchy-Schwarz), = 1 for q = π_α; these cases round above 1 unclipped
+    model = exact.TabularAR.random(sizes, seed=seed)
+    assert 1.0 - 1e-12 <= sis_ess_fraction(model, alpha, "optimal") <= 1.0
+    for proposal in ("base", "temperature"):
+        assert 0.0 < sis_ess_fraction(model, alpha, proposal) <= 1.0
+    assert sis_ess_fraction(model, alpha) == sis_ess_fraction(model, alpha, "base")
+
+
+@pytest.mark.parametrize("seed", [40, 41])
+def test_sis_ess_fraction_on_eos_model_and_truncated_proposal_matches_completions(seed):
+    # ESS/N = (Σ_{q>0} γ)² / Σ_{q>0} γ²/q over the completions q can propose (γ = π^α); the dense
+    # table of an EOS model holds padded sequences of probability 0 under π and every proposal
+    model, tables, logp = eos_model_and_tables(seed=seed)
+    alpha = 2.0
+    gamma = {y: math.exp(alpha * logp[y]) for y in logp}
+    for proposal, (beta, top_k) in {"base": (1.0, None), "temperature": (alpha, None),
+                                    "top-2": (alpha, 2)}.items():
+        q = {y: bf_proposal(tables, y, beta, top_k) for y in logp}
+        support = [y for y in logp if q[y] > 0]
+        want = math.fsum(gamma[y] for y in support) ** 2 / math.fsum(gamma[y] ** 2 / q[y] for y in support)
+        form = truncated_proposal(model, beta, top_k=top_k) if top_k else proposal
+        assert sis_ess_fraction(model, alpha, form) == pytest.approx(want, rel=1e-12), proposal
+
+
+def test_power_smc_output_distribution_passes_every_argument_on():
+    # same seed, same draws: the defaults are power_smc's (ess_threshold 0.5, no ramp, temperature proposal),
+    # and ramp / weight_proposal given explicitly reach power_smc
+    model = exact.TabularAR.random((3, 2, 3), seed=3)
+    sizes = model.vocab_sizes
+    default = exact.samplers.power_smc_output_distribution(model, 3.0, 4, 30, np.random.default_rng(8))
+    want = smc_output_distribution(power_smc(model, 3.0, 4, 30, np.random.default_rng(8), 0.5, False, "temperature"), sizes)
+    np.testing.assert_array_equal(default.probabilities, want.probabilities)
+    np.testing.assert_array_equal(default.standard_errors, want.standard_errors)
+    args = dict(ess_threshold=1.0, ramp=True, proposal="base", weight_proposal="temperature")
+    got = exact.samplers.power_smc_output_distribution(model, 3.0, 4, 30, np.random.default_rng(8), **args)
+    want = smc_output_distribution(power_smc(model, 3.0, 4, 30, np.random.default_rng(8), **args), sizes)
+    np.testing.assert_array_equal(got.probabilities, want.probabilities)
+    for changed in (dict(args, ramp=False), dict(args, weight_proposal=None)):  # both matter here
+        other = exact.samplers.power_smc_output_distribution(model, 3.0, 4, 30, np.random.default_rng(8), **changed)
+        assert not np.array_equal(got.probabilities, other.probabilities)
+
+
+def test_temperature_output_distribution_is_exact_with_cost_t():
+    model, tables, logp = eos_model_and_tables(seed=42)
+    dist = temperature_output_distribution(model, 2.0)
+    assert dist.exact is True and dist.expected_cost == model.horizon and type(dist.expected_cost) is float
+    assert dist.standard_errors.shape == model.vocab_sizes and not dist.standard_errors.any()
+    for y in logp:
+        assert dist.probabilities[bf.padded(y, model.horizon, 2)] == pytest.approx(bf_proposal(tables, y, 2.0), abs=1e-14)
+
+
+RNG = np.random.default_rng
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: power_smc(m, 2.0, 0, 5, RNG(0)), r"^n_particles must be an integer >= 1, got 0$"),
+        (lambda m: power_smc(m, 2.0, 4, 0, RNG(0)), r"^n_runs must be an integer >= 1, got 0$"),
+        (lambda m: power_smc(m, 2.0, 4, 5, RNG(0), ess_threshold=1.5), r"^ess_threshold must lie in \[0, 1\], got 1.5$"),
+        (lambda m: power_smc(m, 2.0, 4, 5, RNG(0), ess_threshold=-0.1), r"^ess_threshold must lie in \[0, 1\]"),
+        (lambda m: power_smc(m, 2.0, 4, 5, None), r"^pass a numpy.random.Generator"),
+        (lambda m: power_smc(m, 0.0, 4, 5, RNG(0)), r"^alpha must be > 0, got 0.0$"),
+        (lambda m: sir_output_distribution(m, 2.0, 0), r"^n_particles must be an integer >= 1, got 0$"),
+        (lambda m: truncated_proposal(m, 2.0, top_k=0), r"^top_k must be an integer >= 1, got 0$"),
+        (lambda m: truncated_proposal(m, 2.0, top_p=1.5), r"^top_p must lie in \(0, 1\], got 1.5$"),
+        (lambda m: truncated_proposal(m, 0.0), r"^beta must be > 0, got 0.0$"),
+        (lambda m: exact.truncate_log_probs(np.zeros(3), top_k=True), r"^top_k must be an integer >= 1, got True$"),
+        (lambda m: exact.truncate_log_probs(np.zeros(3), top_p=0.0), r"^top_p must lie in \(0, 1\], got 0.0$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, "greedy"),
+         r"^unknown proposal 'greedy'; use one of \('base', 'temperature', 'optimal'\) or log-prob tables$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.zeros((3, 3))),
+         r"^a dense proposal table must have shape vocab_sizes = \(3, 3, 3\), got \(3, 3\)$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.zeros((3, 3, 3))), r"^the proposal table must sum to 1 within 1e-09; it sums to "),
+        (lambda m: sir_output_distribution(m, 2.0, 2, np.full((3, 3, 3), np.inf)),
+         r"^the proposal table has NaN or \+inf entries \(log-probabilities: use -inf for zero\)$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.log(np.full(3, 1 / 3))]), r"^per-step proposal tables: need T = 3 tables, got 1$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.zeros(2)] * 3), r"^proposal table 0 must have shape \(3,\), got \(2,\)$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.zeros(3), np.zeros((3, 3)), np.zeros((3, 3, 3))]),
+         r"^proposal table 0: the row after prefix \[\] sums to "),
+        (lambda m: sir_output_distribution(m, 2.0, 2, [np.full(3, np.nan)] * 3), r"^proposal table 0 has NaN or \+inf entries"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, {"a": 1}),
+         r"^proposal must be a name in \('base', 'temperature', 'optimal'\), a dense log-prob np.ndarray of shape \(3, 3, 3\) "
+         r"or a list of per-step log conditional tables, got dict$"),
+        (lambda m: sir_output_distribution(m, 2.0, 2, "base", weight_proposal=truncated_proposal(m, 1.0, top_k=1)),
+         r"^the weight proposal is 0 where the proposal samples"),
+    ],
+)
+def test_sampler_errors_name_the_argument_from_the_start(call, message):
+    model, _, _ = eos_model_and_tables(seed=90)
+    with pytest.raises(ValueError, match=message):
+        call(model)
+
+
+def test_smc_output_distribution_mean_and_standard_errors_by_hand():
+    # per-run law f_r(y) = Σ_i W_r^i 1{y_r^i = y}; mean_r f_r and its standard error sd_r(f_r) / √R (ddof 1)
+    particles = np.array([[[0, 1], [0, 1], [1, 1]], [[1, 0], [0, 1], [1, 0]], [[1, 1], [0, 2], [1, 1]]])  # (1, 2) never hit
+    W = np.array([[0.5, 0.25, 0.25], [0.125, 0.375, 0.5], [0.2, 0.3, 0.5]])
+    runs = exact.samplers.SMCRuns(particles, np.log(W), np.zeros(3), np.zeros(3, dtype=np.int64), 18)
+    per_run = np.zeros((3, 2, 3))
+    for r, i in itertools.product(range(3), range(3)):
+        per_run[r][tuple(particles[r, i])] += W[r, i]
+    got = smc_output_distribution(runs, (2, 3))
+    np.testing.assert_allclose(got.probabilities, per_run.mean(axis=0), atol=1e-15, rtol=0)
+    np.testing.assert_allclose(got.standard_errors, per_run.std(axis=0, ddof=1) / math.sqrt(3), atol=1e-15, rtol=0)
+    assert got.expected_cost == 6.0 and got.exact is False
+    one = smc_output_distribution(runs._replace(particles=particles[:1], log_weights=np.log(W[:1])), (2, 3))
+    np.testing.assert_allclose(one.probabilities, per_run[0], atol=1e-15, rtol=0)
+    assert one.standard_errors.shape == (2, 3) and np.all(one.standard_errors == np.inf)
