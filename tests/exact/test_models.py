@@ -125,18 +125,7 @@ def test_logsumexp_and_log_normalize_edge_cases():
     np.testing.assert_allclose(np.exp(normalized[2]), [0.5, 0.5], rtol=1e-15)
 
 
-def test_zipf_suffix_model_matches_its_formula():
-    """Appendix B.2.4: π(i) ∝ (i+1)^-1.05 over 64 tokens; q_i(z) ∝ z^-s_i over 256, s_i ∈ [0.45, 1.65], non-monotone."""
-    model = exact.zipf_suffix_model()
-    assert model.vocab_sizes == (64, 256)
-    first = np.exp(model.log_prefix_marginals(1))
-    ranks = np.arange(1, 65, dtype=float)
-    np.testing.assert_allclose(first, ranks**-1.05 / np.sum(ranks**-1.05), rtol=1e-12)
-    s = exact.suffix_exponents(64)
-    assert s.min() >= 0.45 - 1e-12 and s.max() <= 1.65 + 1e-12
-    assert np.any(np.diff(s) > 0) and np.any(np.diff(s) < 0)
-    z = np.arange(1, 257, dtype=float)
-    for i in (0, 17, 63):
-        np.testing.assert_allclose(model.conditional([i]), z ** -s[i] / np.sum(z ** -s[i]), rtol=1e-12)
-    setting = exact.zipf_suffix_setting()
-    np.testing.assert_allclose(setting.suffix_probs[5], model.conditional([5]), rtol=1e-12)
+def test_repr_names_the_vocabularies_and_eos():
+    """``repr`` shows the per-step vocabularies, and the EOS id only when there is one (id 0 included)."""
+    assert repr(exact.TabularAR.random((2, 3), seed=0)) == "TabularAR(vocab_sizes=(2, 3))"
+    assert repr(exact.TabularAR.random(3, 2, seed=0, eos_token_id=0)) == "TabularAR(vocab_sizes=(3, 3), eos_token_id=0)"
