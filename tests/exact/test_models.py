@@ -10,6 +10,7 @@ from scipy import stats
 
 import bruteforce as bf
 import exact
+from exact._tables import prefix_marginal_tables
 from exact.testing import strategies as sx
 
 
@@ -129,3 +130,47 @@ def test_repr_names_the_vocabularies_and_eos():
     """``repr`` shows the per-step vocabularies, and the EOS id only when there is one (id 0 included)."""
     assert repr(exact.TabularAR.random((2, 3), seed=0)) == "TabularAR(vocab_sizes=(2, 3))"
     assert repr(exact.TabularAR.random(3, 2, seed=0, eos_token_id=0)) == "TabularAR(vocab_sizes=(3, 3), eos_token_id=0)"
+
+
+_P2 = np.array([0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: exact.TabularAR(np.array(["a", "b"])), r"^the log joint must be an array of real numbers"),
+        (lambda: exact.TabularAR(np.array([0.0, np.nan])), r"^the log joint has NaN or \+inf entries$"),
+        (lambda: exact.TabularAR.from_joint(np.array(["a", "b"])), r"^the joint must be an array of real numbers"),
+        (lambda: exact.TabularAR.from_joint(np.array([np.nan, 1.0])), r"^the joint has NaN or infinite entries$"),
+        (lambda: exact.TabularAR.random(2, 2, concentration=0.0), r"^concentration must be > 0, got 0.0$"),
+        (lambda: exact.TabularAR.random(2, 2, zero_fraction="a"), r"^zero_fraction must be a real number, got 'a'$"),
+        (lambda: exact.TabularAR.random(2, 2).sample(-1, np.random.default_rng(0)), r"^n must be "),
+        (lambda: exact.MarkovAR(np.array(["a", "b"]), np.eye(2), 2), r"^initial must be an array of real numbers"),
+        (lambda: exact.MarkovAR(_P2, np.array([["a", "b"], ["c", "d"]]), 2), r"^transition must be an array of real numbers"),
+        (lambda: exact.MarkovAR.random(0, 2), r"^vocab_size must be "),
+        (lambda: exact.MarkovAR.random(2, 2, concentration=-1.0), r"^concentration must be > 0, got -1.0$"),
+        (lambda: exact.MarkovAR.random(2, 2).sample(-1, np.random.default_rng(0)), r"^n must be "),
+    ],
+)
+def test_errors_name_the_argument(call, message):
+    """Each model error names the offending argument as the caller wrote it (matched from the message's start)."""
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: exact.TabularAR.random(3, 2), r"^the joint of this model needs 9 entries"),
+        (lambda: exact.TabularAR.from_joint(np.full(2, 0.5)).sample(3, np.random.default_rng(0)), r"^the sampled sequences needs 6 entries"),
+        (lambda: exact.MarkovAR.random(3, 2), r"^the transition matrix needs 9 entries"),
+        (lambda: exact.MarkovAR(_P2, np.full((2, 2), 0.5), 3).log_suffix_masses(2.0), r"^the suffix power masses β \(horizon × vocabulary\) needs 6 entries"),
+        (lambda: exact.MarkovAR(_P2, np.full((2, 2), 0.5), 1).sample(3, np.random.default_rng(0)), r"^the sampled sequences needs 6 entries"),
+        (lambda: exact.MarkovAR(_P2, np.full((2, 2), 0.5), 3).log_prefix_marginals(3), r"^the table of all 2\^3 prefixes needs 8 entries"),
+        (lambda: prefix_marginal_tables(exact.MarkovAR(_P2, np.full((2, 2), 0.5), 3)), r"^the dense prefix tables of this model needs 8 entries"),
+    ],
+)
+def test_allocation_guards_name_the_array_and_its_size(call, message):
+    """Under a 40-byte cap (5 float64 entries) each guard names what it would allocate and how many entries."""
+    with exact.memory_limit(40), pytest.raises(ValueError, match=message):
+        call()
