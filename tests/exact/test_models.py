@@ -174,3 +174,56 @@ def test_allocation_guards_name_the_array_and_its_size(call, message):
     """Under a 40-byte cap (5 float64 entries) each guard names what it would allocate and how many entries."""
     with exact.memory_limit(40), pytest.raises(ValueError, match=message):
         call()
+
+
+def test_random_defaults_are_pinned():
+    """``random(V, T)`` is the documented default draw: seed 0, Dirichlet(1), no zeros (a changed default changes every example)."""
+    np.testing.assert_array_equal(
+        exact.TabularAR.random(3, 2).log_joint(), exact.TabularAR.random(3, 2, seed=0, concentration=1.0, zero_fraction=0.0).log_joint()
+    )
+    assert np.isfinite(exact.TabularAR.random(3, 2).log_joint()).all()
+    default, explicit = exact.MarkovAR.random(3, 2), exact.MarkovAR.random(3, 2, seed=0, concentration=1.0)
+    np.testing.assert_array_equal(default.log_transition, explicit.log_transition)
+    np.testing.assert_array_equal(default.log_initial, explicit.log_initial)
+
+
+@pytest.mark.parametrize("concentration", [0.3, 1.0, 4.0])
+def test_random_conditionals_are_dirichlet(concentration):
+    """Each next-token row is Dirichlet(c): its first coordinate is Beta(c, (V-1)c); KS p-value > 1e-4 at fixed seeds."""
+    V = 3
+    model = exact.TabularAR.random(V, 7, seed=1, concentration=concentration)  # 3^6 = 729 independent last-step rows
+    levels = [model.log_prefix_marginals(t) for t in (6, 7)]
+    first = np.exp(levels[1][..., 0] - levels[0]).ravel()
+    assert stats.kstest(first, stats.beta(concentration, (V - 1) * concentration).cdf).pvalue > 1e-4
+    markov = exact.MarkovAR.random(400, 2, seed=1, concentration=concentration)  # 400 rows over 400 tokens
+    row_first = np.exp(markov.log_transition[:, 0])
+    assert stats.kstest(row_first, stats.beta(concentration, 399 * concentration).cdf).pvalue > 1e-4
+
+
+def test_power_tables_stay_exact_past_the_cache_size():
+    """Ten exponents on one model (more than the cache keeps): every ``log Z_α`` still equals ``logsumexp(α log π)``."""
+    model = exact.TabularAR.random(3, 2, seed=2)
+    markov = exact.MarkovAR.random(3, 3, seed=2)
+    alphas = [0.5 + 0.25 * k for k in range(10)]
+    for _ in range(2):  # the second pass reads evicted and cached exponents
+        for alpha in alphas:
+            expected = float(exact.logsumexp(alpha * model.log_joint(), axis=None))
+            assert math.isclose(float(model.log_prefix_totals(alpha, 0)), expected, rel_tol=1e-12, abs_tol=1e-12)
+            expected = float(exact.logsumexp(alpha * markov.log_joint(), axis=None))
+            assert math.isclose(markov.log_partition(alpha), expected, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_sizes_with_repeated_and_single_vocabularies():
+    """``n_sequences = Π_t V_t`` (repeated sizes included) and ``vocab_size`` of a one-step model."""
+    model = exact.TabularAR.random((3, 3, 2), seed=0)
+    assert model.n_sequences == 18 and model.horizon == 3
+    one = exact.TabularAR.random(4, 1, seed=0)
+    assert one.vocab_size == 4 and one.n_sequences == 4
+    assert exact.MarkovAR.random(5, 3, seed=0).n_sequences == 125
+
+
+def test_empty_batch_of_full_length_contexts_is_a_clear_error():
+    model = exact.TabularAR.random(2, 2, seed=0)
+    assert model.next_token_logprobs(np.empty((0, 1), dtype=int)).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"^prefix length must be an integer in \[0, 1\], got 2$"):
+        model.next_token_logprobs(np.empty((0, 2), dtype=int))
