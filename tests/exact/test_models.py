@@ -227,3 +227,13 @@ def test_empty_batch_of_full_length_contexts_is_a_clear_error():
     assert model.next_token_logprobs(np.empty((0, 1), dtype=int)).shape == (0, 2)
     with pytest.raises(ValueError, match=r"^prefix length must be an integer in \[0, 1\], got 2$"):
         model.next_token_logprobs(np.empty((0, 2), dtype=int))
+
+
+def test_random_draw_is_the_documented_gamma_construction():
+    """``random(V, 1, seed=s, concentration=c)`` is ``Dirichlet(c)`` drawn as documented from ``default_rng(s)``:
+    ``log G = log Gamma(c + 1) + log(U) / c`` (Gamma variates first, then the uniforms), normalised."""
+    for c in (0.5, 2.0):
+        rng = np.random.default_rng(7)
+        log_g = np.log(rng.standard_gamma(c + 1.0, size=(4,))) + np.log(rng.random(size=(4,))) / c
+        expected = log_g - np.log(np.sum(np.exp(log_g)))
+        np.testing.assert_allclose(exact.TabularAR.random(4, 1, seed=7, concentration=c).log_joint(), expected, rtol=0, atol=1e-13)
