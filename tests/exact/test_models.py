@@ -230,10 +230,14 @@ def test_empty_batch_of_full_length_contexts_is_a_clear_error():
 
 
 def test_random_draw_is_the_documented_gamma_construction():
-    """``random(V, 1, seed=s, concentration=c)`` is ``Dirichlet(c)`` drawn as documented from ``default_rng(s)``:
-    ``log G = log Gamma(c + 1) + log(U) / c`` (Gamma variates first, then the uniforms), normalised."""
+    """``random(V, 2, seed=s, concentration=c)`` draws ``Dirichlet(c)`` rows as documented from ``default_rng(s)``:
+    per step, ``log G = log Gamma(c + 1) + log(U) / c`` (all Gamma variates of the step, then its uniforms; no
+    other draws when ``zero_fraction = 0``), each row normalised, ``log π = Σ_t log π(y_t | y_<t)``."""
     for c in (0.5, 2.0):
         rng = np.random.default_rng(7)
-        log_g = np.log(rng.standard_gamma(c + 1.0, size=(4,))) + np.log(rng.random(size=(4,))) / c
-        expected = log_g - np.log(np.sum(np.exp(log_g)))
-        np.testing.assert_allclose(exact.TabularAR.random(4, 1, seed=7, concentration=c).log_joint(), expected, rtol=0, atol=1e-13)
+        steps = []
+        for shape in ((4,), (4, 4)):
+            log_g = np.log(rng.standard_gamma(c + 1.0, size=shape)) + np.log(rng.random(size=shape)) / c
+            steps.append(log_g - np.log(np.sum(np.exp(log_g), axis=-1, keepdims=True)))
+        expected = steps[0][:, None] + steps[1]
+        np.testing.assert_allclose(exact.TabularAR.random(4, 2, seed=7, concentration=c).log_joint(), expected, rtol=0, atol=1e-13)
