@@ -241,3 +241,11 @@ def test_random_draw_is_the_documented_gamma_construction():
             steps.append(log_g - np.log(np.sum(np.exp(log_g), axis=-1, keepdims=True)))
         expected = steps[0][:, None] + steps[1]
         np.testing.assert_allclose(exact.TabularAR.random(4, 2, seed=7, concentration=c).log_joint(), expected, rtol=0, atol=1e-13)
+
+
+def test_ancestral_sampling_normalises_far_below_zero_levels():
+    """Power levels ``α log π`` far below 0 (α = 1000: ``log π̃ ≈ -511``) are normalised per row before sampling:
+    ``π_α(0) = 0.6^α / (0.6^α + 0.4^α) ≈ 1 - 1e-176``, so every draw is token 0."""
+    model = exact.TabularAR.from_joint(np.array([0.6, 0.4]))
+    draws = exact.sample_power(model, 1000.0, 50, np.random.default_rng(0))
+    assert np.array_equal(draws, np.zeros((50, 1), dtype=np.int64))
