@@ -143,3 +143,9 @@ def test_suffix_masses_match_log_space_recursion(alpha):
     for k in range(1, 300):
         reference[k] = [bf.lse((scaled[v] + reference[k - 1]).tolist()) for v in range(6)]
     np.testing.assert_allclose(beta, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_repr_names_the_chain_and_eos():
+    """``repr`` shows ``V`` and ``T`` (``T = 1`` included: one step, one vocabulary), and the EOS id only when there is one."""
+    assert repr(exact.MarkovAR.random(3, 1, seed=0)) == "MarkovAR(vocab_size=3, horizon=1)"
+    assert repr(exact.MarkovAR.random(4, 2, seed=0, eos_token_id=0)) == "MarkovAR(vocab_size=4, horizon=2, eos_token_id=0)"

@@ -10,6 +10,7 @@ from scipy import stats
 
 import bruteforce as bf
 import exact
+from exact._tables import prefix_marginal_tables
 from exact.testing import strategies as sx
 
 
@@ -125,18 +126,126 @@ def test_logsumexp_and_log_normalize_edge_cases():
     np.testing.assert_allclose(np.exp(normalized[2]), [0.5, 0.5], rtol=1e-15)
 
 
-def test_zipf_suffix_model_matches_its_formula():
-    """Appendix B.2.4: π(i) ∝ (i+1)^-1.05 over 64 tokens; q_i(z) ∝ z^-s_i over 256, s_i ∈ [0.45, 1.65], non-monotone."""
-    model = exact.zipf_suffix_model()
-    assert model.vocab_sizes == (64, 256)
-    first = np.exp(model.log_prefix_marginals(1))
-    ranks = np.arange(1, 65, dtype=float)
-    np.testing.assert_allclose(first, ranks**-1.05 / np.sum(ranks**-1.05), rtol=1e-12)
-    s = exact.suffix_exponents(64)
-    assert s.min() >= 0.45 - 1e-12 and s.max() <= 1.65 + 1e-12
-    assert np.any(np.diff(s) > 0) and np.any(np.diff(s) < 0)
-    z = np.arange(1, 257, dtype=float)
-    for i in (0, 17, 63):
-        np.testing.assert_allclose(model.conditional([i]), z ** -s[i] / np.sum(z ** -s[i]), rtol=1e-12)
-    setting = exact.zipf_suffix_setting()
-    np.testing.assert_allclose(setting.suffix_probs[5], model.conditional([5]), rtol=1e-12)
+def test_repr_names_the_vocabularies_and_eos():
+    """``repr`` shows the per-step vocabularies, and the EOS id only when there is one (id 0 included)."""
+    assert repr(exact.TabularAR.random((2, 3), seed=0)) == "TabularAR(vocab_sizes=(2, 3))"
+    assert repr(exact.TabularAR.random(3, 2, seed=0, eos_token_id=0)) == "TabularAR(vocab_sizes=(3, 3), eos_token_id=0)"
+
+
+_P2 = np.array([0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: exact.TabularAR(np.array(["a", "b"])), r"^the log joint must be an array of real numbers"),
+        (lambda: exact.TabularAR(np.array([0.0, np.nan])), r"^the log joint has NaN or \+inf entries$"),
+        (lambda: exact.TabularAR.from_joint(np.array(["a", "b"])), r"^the joint must be an array of real numbers"),
+        (lambda: exact.TabularAR.from_joint(np.array([np.nan, 1.0])), r"^the joint has NaN or infinite entries$"),
+        (lambda: exact.TabularAR.random(2, 2, concentration=0.0), r"^concentration must be > 0, got 0.0$"),
+        (lambda: exact.TabularAR.random(2, 2, zero_fraction="a"), r"^zero_fraction must be a real number, got 'a'$"),
+        (lambda: exact.TabularAR.random(2, 2).sample(-1, np.random.default_rng(0)), r"^n must be "),
+        (lambda: exact.MarkovAR(np.array(["a", "b"]), np.eye(2), 2), r"^initial must be an array of real numbers"),
+        (lambda: exact.MarkovAR(_P2, np.array([["a", "b"], ["c", "d"]]), 2), r"^transition must be an array of real numbers"),
+        (lambda: exact.MarkovAR.random(0, 2), r"^vocab_size must be "),
+        (lambda: exact.MarkovAR.random(2, 2, concentration=-1.0), r"^concentration must be > 0, got -1.0$"),
+        (lambda: exact.MarkovAR.random(2, 2).sample(-1, np.random.default_rng(0)), r"^n must be "),
+    ],
+)
+def test_errors_name_the_argument(call, message):
+    """Each model error names the offending argument as the caller wrote it (matched from the message's start)."""
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: exact.TabularAR.random(3, 2), r"^the joint of this model needs 9 entries"),
+        (lambda: exact.TabularAR.from_joint(np.full(2, 0.5)).sample(3, np.random.default_rng(0)), r"^the sampled sequences needs 6 entries"),
+        (lambda: exact.MarkovAR.random(3, 2), r"^the transition matrix needs 9 entries"),
+        (lambda: exact.MarkovAR(_P2, np.full((2, 2), 0.5), 3).log_suffix_masses(2.0), r"^the suffix power masses β \(horizon × vocabulary\) needs 6 entries"),
+        (lambda: exact.MarkovAR(_P2, np.full((2, 2), 0.5), 1).sample(3, np.random.default_rng(0)), r"^the sampled sequences needs 6 entries"),
+        (lambda: exact.MarkovAR(_P2, np.full((2, 2), 0.5), 3).log_prefix_marginals(3), r"^the table of all 2\^3 prefixes needs 8 entries"),
+        (lambda: prefix_marginal_tables(exact.MarkovAR(_P2, np.full((2, 2), 0.5), 3)), r"^the dense prefix tables of this model needs 8 entries"),
+    ],
+)
+def test_allocation_guards_name_the_array_and_its_size(call, message):
+    """Under a 40-byte cap (5 float64 entries) each guard names what it would allocate and how many entries."""
+    with exact.memory_limit(40), pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_random_defaults_are_pinned():
+    """``random(V, T)`` is the documented default draw: seed 0, Dirichlet(1), no zeros (a changed default changes every example)."""
+    np.testing.assert_array_equal(
+        exact.TabularAR.random(3, 2).log_joint(), exact.TabularAR.random(3, 2, seed=0, concentration=1.0, zero_fraction=0.0).log_joint()
+    )
+    assert np.isfinite(exact.TabularAR.random(3, 2).log_joint()).all()
+    default, explicit = exact.MarkovAR.random(3, 2), exact.MarkovAR.random(3, 2, seed=0, concentration=1.0)
+    np.testing.assert_array_equal(default.log_transition, explicit.log_transition)
+    np.testing.assert_array_equal(default.log_initial, explicit.log_initial)
+
+
+@pytest.mark.parametrize("concentration", [0.3, 1.0, 4.0])
+def test_random_conditionals_are_dirichlet(concentration):
+    """Each next-token row is Dirichlet(c): its first coordinate is Beta(c, (V-1)c); KS p-value > 1e-4 at fixed seeds."""
+    V = 3
+    model = exact.TabularAR.random(V, 7, seed=1, concentration=concentration)  # 3^6 = 729 independent last-step rows
+    levels = [model.log_prefix_marginals(t) for t in (6, 7)]
+    first = np.exp(levels[1][..., 0] - levels[0]).ravel()
+    assert stats.kstest(first, stats.beta(concentration, (V - 1) * concentration).cdf).pvalue > 1e-4
+    markov = exact.MarkovAR.random(400, 2, seed=1, concentration=concentration)  # 400 rows over 400 tokens
+    row_first = np.exp(markov.log_transition[:, 0])
+    assert stats.kstest(row_first, stats.beta(concentration, 399 * concentration).cdf).pvalue > 1e-4
+
+
+def test_power_tables_stay_exact_past_the_cache_size():
+    """Ten exponents on one model (more than the cache keeps): every ``log Z_α`` still equals ``logsumexp(α log π)``."""
+    model = exact.TabularAR.random(3, 2, seed=2)
+    markov = exact.MarkovAR.random(3, 3, seed=2)
+    alphas = [0.5 + 0.25 * k for k in range(10)]
+    for _ in range(2):  # the second pass reads evicted and cached exponents
+        for alpha in alphas:
+            expected = float(exact.logsumexp(alpha * model.log_joint(), axis=None))
+            assert math.isclose(float(model.log_prefix_totals(alpha, 0)), expected, rel_tol=1e-12, abs_tol=1e-12)
+            expected = float(exact.logsumexp(alpha * markov.log_joint(), axis=None))
+            assert math.isclose(markov.log_partition(alpha), expected, rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_sizes_with_repeated_and_single_vocabularies():
+    """``n_sequences = Π_t V_t`` (repeated sizes included) and ``vocab_size`` of a one-step model."""
+    model = exact.TabularAR.random((3, 3, 2), seed=0)
+    assert model.n_sequences == 18 and model.horizon == 3
+    one = exact.TabularAR.random(4, 1, seed=0)
+    assert one.vocab_size == 4 and one.n_sequences == 4
+    assert exact.MarkovAR.random(5, 3, seed=0).n_sequences == 125
+
+
+def test_empty_batch_of_full_length_contexts_is_a_clear_error():
+    model = exact.TabularAR.random(2, 2, seed=0)
+    assert model.next_token_logprobs(np.empty((0, 1), dtype=int)).shape == (0, 2)
+    with pytest.raises(ValueError, match=r"^prefix length must be an integer in \[0, 1\], got 2$"):
+        model.next_token_logprobs(np.empty((0, 2), dtype=int))
+
+
+def test_random_draw_is_the_documented_gamma_construction():
+    """``random(V, 2, seed=s, concentration=c)`` draws ``Dirichlet(c)`` rows as documented from ``default_rng(s)``:
+    per step, ``log G = log Gamma(c + 1) + log(U) / c`` (all Gamma variates of the step, then its uniforms; no
+    other draws when ``zero_fraction = 0``), each row normalised, ``log π = Σ_t log π(y_t | y_<t)``."""
+    for c in (0.5, 2.0):
+        rng = np.random.default_rng(7)
+        steps = []
+        for shape in ((4,), (4, 4)):
+            log_g = np.log(rng.standard_gamma(c + 1.0, size=shape)) + np.log(rng.random(size=shape)) / c
+            steps.append(log_g - np.log(np.sum(np.exp(log_g), axis=-1, keepdims=True)))
+        expected = steps[0][:, None] + steps[1]
+        np.testing.assert_allclose(exact.TabularAR.random(4, 2, seed=7, concentration=c).log_joint(), expected, rtol=0, atol=1e-13)
+
+
+def test_ancestral_sampling_normalises_far_below_zero_levels():
+    """Power levels ``α log π`` far below 0 (α = 1000: ``log π̃ ≈ -511``) are normalised per row before sampling:
+    ``π_α(0) = 0.6^α / (0.6^α + 0.4^α) ≈ 1 - 1e-176``, so every draw is token 0."""
+    model = exact.TabularAR.from_joint(np.array([0.6, 0.4]))
+    draws = exact.sample_power(model, 1000.0, 50, np.random.default_rng(0))
+    assert np.array_equal(draws, np.zeros((50, 1), dtype=np.int64))
