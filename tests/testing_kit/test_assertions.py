@@ -303,3 +303,52 @@ def test_check_power_predicts_the_rejection_rate_of_the_check():
         band = 4 * np.sqrt(predicted.power * (1 - predicted.power) / runs) + 0.01
         assert abs(rejected / runs - predicted.power) < band, (rejected / runs, predicted)
     assert 0.2 < kit.check_power(target * tilt / (target * tilt).sum(), target, 400).power < 0.9
+
+
+class _Replay:
+    """A ``sample(seed)`` that returns the given batches in turn and records the seeds it was called with."""
+
+    def __init__(self, *batches):
+        self.batches, self.seeds = list(batches), []
+
+    def __call__(self, seed):
+        self.seeds.append(seed)
+        return self.batches[min(len(self.seeds), len(self.batches)) - 1]
+
+
+def test_reproducibility_messages_in_full_and_the_seeds_it_calls():
+    """The messages read from their start, with the first differing draw (by index, both values)."""
+    first, second = [(0, 0), (1, 1), (2, 2), (0, 1)], [(0, 0), (1, 2), (2, 2), (1, 1)]
+    with pytest.raises(AssertionError) as info:
+        kit.assert_reproducible(_Replay(first, second), name="my sampler")
+    assert str(info.value) == (
+        "my sampler is not reproducible: two calls with seed 0 gave different draws "
+        "(2 of 4 draws differ, e.g. draw 1: (1, 1) then (1, 2)). "
+        + "Its randomness does not come from the seed only: a generator that is never seeded, or the global RNG?"
+    )
+    with pytest.raises(AssertionError) as info:  # same draws as far as they go, then one more
+        kit.assert_reproducible(_Replay(first[:3], first))
+    assert str(info.value).startswith(
+        "sampler is not reproducible: two calls with seed 0 gave different draws (3 draws, then 4). Its randomness"
+    )
+    replay = _Replay(first, first, first)
+    with pytest.raises(AssertionError) as info:
+        kit.assert_reproducible(replay, seeds=(3, 4))
+    assert str(info.value) == (
+        "sampler ignores its seed: seeds 3 and 4 gave the same 4 draws. "
+        "A fixed internal seed, or a seed argument that is never passed on?"
+    )
+    assert replay.seeds == [3, 3, 4]  # sample(s) twice, then sample(s')
+    replay = _Replay(first, first, second)
+    kit.assert_reproducible(replay, seeds=(5, 0))
+    assert replay.seeds == [5, 5, 0]
+
+
+def test_reproducibility_of_strings_and_of_arrays_of_different_lengths():
+    """Draws may be strings (decoded text) or variable-length completions as numpy rows."""
+    texts = lambda seed: [f"draw {v}" for v in np.random.default_rng(seed).integers(1000, size=20)]  # noqa: E731
+    kit.assert_reproducible(texts)
+    rows = lambda seed: [np.arange(v % 4 + 1) + v for v in np.random.default_rng(seed).integers(9, size=20)]  # noqa: E731
+    kit.assert_reproducible(rows)
+    with pytest.raises(AssertionError, match="ignores its seed"):
+        kit.assert_reproducible(lambda seed: [np.arange(3), np.arange(2)])
