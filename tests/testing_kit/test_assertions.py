@@ -352,3 +352,20 @@ def test_reproducibility_of_strings_and_of_arrays_of_different_lengths():
     kit.assert_reproducible(rows)
     with pytest.raises(AssertionError, match="ignores its seed"):
         kit.assert_reproducible(lambda seed: [np.arange(3), np.arange(2)])
+
+
+def test_single_draw_samplers_keep_their_name_in_failure_messages():
+    """The adapted sampler is named after ``draw`` (``'sampler'`` when ``draw`` has no name, e.g. a partial)."""
+    import functools
+
+    model = exact.pivotal_example()  # π_2 = (0, .5614, .2193, .2193): always drawing ab is far off
+    target = kit.power_target(model, 2.0)
+
+    def always_ab(m, rng):
+        return [0, 1]
+
+    nameless = functools.partial(lambda m, rng, token: [0, token], token=1)
+    for draw, name in ((always_ab, "always_ab"), (nameless, "sampler")):
+        with pytest.raises(AssertionError) as info:
+            kit.assert_sampler_matches(kit.from_single_draws(draw), model, target, 50, np.random.default_rng(0))
+        assert str(info.value).startswith(f"sampler '{name}' does not match the target: chi-square = ")
