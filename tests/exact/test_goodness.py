@@ -161,6 +161,8 @@ def test_the_pooling_boundary_and_the_default_min_expected():
     two_steps = exact.goodness_of_fit(np.array([[0, 0]] * 3 + [[0, 1]] * 5), grid)
     assert (two_steps.n_cells, two_steps.dof, two_steps.n_pooled, two_steps.statistic) == (1, 0, 2, 0.0)
     assert exact.goodness_of_fit(np.array([[0, 0]] * 3 + [[0, 1]] * 5), grid, min_expected=2.0).dof == 1
+    unpooled = exact.goodness_of_fit(draws, _BOUNDARY, min_expected=2.0)  # no pool: four cells
+    assert unpooled.dof == 3 and exact.chi_square_pvalue(draws, _BOUNDARY, 2.0) == unpooled.p_value != result.p_value
 
 
 def test_goodness_of_fit_errors_read_from_their_start():

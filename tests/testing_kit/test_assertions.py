@@ -369,3 +369,27 @@ def test_single_draw_samplers_keep_their_name_in_failure_messages():
         with pytest.raises(AssertionError) as info:
             kit.assert_sampler_matches(kit.from_single_draws(draw), model, target, 50, np.random.default_rng(0))
         assert str(info.value).startswith(f"sampler '{name}' does not match the target: chi-square = ")
+
+
+def test_power_conditionals_message_nan_shape_tolerance_edge_and_large_models():
+    """The failure message in full (6 digits), a NaN candidate fails, a wrong shape is named; beyond MAX_ENUMERATED the reference is ``exact.power_conditional`` at the given prefixes."""
+    model = exact.pivotal_example()
+    reference = kit.power_target(model, 2.0).sum(axis=1)  # π_2(y_1), brute force
+    got = exact.temp_conditional(model, (), 2.0)
+    error = float(np.max(np.abs(got - reference)))
+    with pytest.raises(AssertionError) as info:
+        kit.assert_power_conditionals(model, 2.0, candidate=exact.temp_conditional)
+    assert str(info.value) == (
+        f"power conditional at prefix [] (alpha = 2) is off by {error:.3g} > atol 1e-10:\n"
+        f"  got      {np.array2string(got, precision=6)}\n  expected {np.array2string(reference, precision=6)}"
+    )
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] \(alpha = 2\) is off by inf > atol 1e-10:\n  got      \[nan nan\]"):
+        kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: np.full(2, np.nan))
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] has shape \(3,\), expected \(2,\)$"):
+        kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: np.ones(3) / 3)
+    large = exact.MarkovAR.random(10, 5, seed=0)  # 10^5 sequences > MAX_ENUMERATED
+    with pytest.raises(ValueError, match=r"^the model has more than 20000 sequences: pass the prefixes to check$"):
+        kit.assert_power_conditionals(large, 2.0)
+    kit.assert_power_conditionals(large, 2.0, prefixes=[[], [3], [1, 4, 1, 5]])
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[3\] \(alpha = 2\) is off by"):
+        kit.assert_power_conditionals(large, 2.0, candidate=exact.temp_conditional, prefixes=[[3]])
