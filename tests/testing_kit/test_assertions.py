@@ -387,6 +387,9 @@ def test_power_conditionals_message_nan_shape_tolerance_edge_and_large_models():
         kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: np.full(2, np.nan))
     with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] has shape \(3,\), expected \(2,\)$"):
         kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: np.ones(3) / 3)
+    reversed_after_the_first = lambda m, prefix, a: exact.power_conditional(m, prefix, a)[:: -1 if prefix else 1]  # noqa: E731
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] \(alpha = 2\) is off by 1 > atol"):
+        kit.assert_power_conditionals(model, 2.0, candidate=reversed_after_the_first)  # every prefix, not only []
     large = exact.MarkovAR.random(10, 5, seed=0)  # 10^5 sequences > MAX_ENUMERATED
     with pytest.raises(ValueError, match=r"^the model has more than 20000 sequences: pass the prefixes to check$"):
         kit.assert_power_conditionals(large, 2.0)
