@@ -372,7 +372,8 @@ def test_single_draw_samplers_keep_their_name_in_failure_messages():
 
 
 def test_power_conditionals_message_nan_shape_tolerance_edge_and_large_models():
-    """The failure message in full (6 digits), a NaN candidate fails, a wrong shape is named; beyond MAX_ENUMERATED the reference is ``exact.power_conditional`` at the given prefixes."""
+    """The failure message in full (6 digits), a NaN candidate fails, a wrong shape is named, every
+    prefix is checked, an error of exactly ``atol`` passes; beyond MAX_ENUMERATED the reference is ``exact.power_conditional`` at the given prefixes."""
     model = exact.pivotal_example()
     reference = kit.power_target(model, 2.0).sum(axis=1)  # π_2(y_1), brute force
     got = exact.temp_conditional(model, (), 2.0)
@@ -390,6 +391,11 @@ def test_power_conditionals_message_nan_shape_tolerance_edge_and_large_models():
     reversed_after_the_first = lambda m, prefix, a: exact.power_conditional(m, prefix, a)[:: -1 if prefix else 1]  # noqa: E731
     with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] \(alpha = 2\) is off by 1 > atol"):
         kit.assert_power_conditionals(model, 2.0, candidate=reversed_after_the_first)  # every prefix, not only []
+    from exact.testing.assertions import _brute_force_power_conditional, enumerated_log_joint
+
+    log_joint, off = enumerated_log_joint(model), np.array([0.75, 0.25])
+    largest = max(np.max(np.abs(off - _brute_force_power_conditional(log_joint, k, 2.0))) for k in [(), (0,), (1,)])
+    kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: off, atol=largest)  # an error of exactly atol passes
     large = exact.MarkovAR.random(10, 5, seed=0)  # 10^5 sequences > MAX_ENUMERATED
     with pytest.raises(ValueError, match=r"^the model has more than 20000 sequences: pass the prefixes to check$"):
         kit.assert_power_conditionals(large, 2.0)
