@@ -303,3 +303,102 @@ def test_check_power_predicts_the_rejection_rate_of_the_check():
         band = 4 * np.sqrt(predicted.power * (1 - predicted.power) / runs) + 0.01
         assert abs(rejected / runs - predicted.power) < band, (rejected / runs, predicted)
     assert 0.2 < kit.check_power(target * tilt / (target * tilt).sum(), target, 400).power < 0.9
+
+
+class _Replay:
+    """A ``sample(seed)`` that returns the given batches in turn and records the seeds it was called with."""
+
+    def __init__(self, *batches):
+        self.batches, self.seeds = list(batches), []
+
+    def __call__(self, seed):
+        self.seeds.append(seed)
+        return self.batches[min(len(self.seeds), len(self.batches)) - 1]
+
+
+def test_reproducibility_messages_in_full_and_the_seeds_it_calls():
+    """The messages read from their start, with the first differing draw (by index, both values)."""
+    first, second = [(0, 0), (1, 1), (2, 2), (0, 1)], [(0, 0), (1, 2), (2, 2), (1, 1)]
+    with pytest.raises(AssertionError) as info:
+        kit.assert_reproducible(_Replay(first, second), name="my sampler")
+    assert str(info.value) == (
+        "my sampler is not reproducible: two calls with seed 0 gave different draws "
+        "(2 of 4 draws differ, e.g. draw 1: (1, 1) then (1, 2)). "
+        + "Its randomness does not come from the seed only: a generator that is never seeded, or the global RNG?"
+    )
+    with pytest.raises(AssertionError) as info:  # same draws as far as they go, then one more
+        kit.assert_reproducible(_Replay(first[:3], first))
+    assert str(info.value).startswith(
+        "sampler is not reproducible: two calls with seed 0 gave different draws (3 draws, then 4). Its randomness"
+    )
+    replay = _Replay(first, first, first)
+    with pytest.raises(AssertionError) as info:
+        kit.assert_reproducible(replay, seeds=(3, 4))
+    assert str(info.value) == (
+        "sampler ignores its seed: seeds 3 and 4 gave the same 4 draws. "
+        "A fixed internal seed, or a seed argument that is never passed on?"
+    )
+    assert replay.seeds == [3, 3, 4]  # sample(s) twice, then sample(s')
+    replay = _Replay(first, first, second)
+    kit.assert_reproducible(replay, seeds=(5, 0))
+    assert replay.seeds == [5, 5, 0]
+
+
+def test_reproducibility_of_strings_and_of_arrays_of_different_lengths():
+    """Draws may be strings (decoded text) or variable-length completions as numpy rows."""
+    texts = lambda seed: [f"draw {v}" for v in np.random.default_rng(seed).integers(1000, size=20)]  # noqa: E731
+    kit.assert_reproducible(texts)
+    rows = lambda seed: [np.arange(v % 4 + 1) + v for v in np.random.default_rng(seed).integers(9, size=20)]  # noqa: E731
+    kit.assert_reproducible(rows)
+    with pytest.raises(AssertionError, match="ignores its seed"):
+        kit.assert_reproducible(lambda seed: [np.arange(3), np.arange(2)])
+
+
+def test_single_draw_samplers_keep_their_name_in_failure_messages():
+    """The adapted sampler is named after ``draw`` (``'sampler'`` when ``draw`` has no name, e.g. a partial)."""
+    import functools
+
+    model = exact.pivotal_example()  # π_2 = (0, .5614, .2193, .2193): always drawing ab is far off
+    target = kit.power_target(model, 2.0)
+
+    def always_ab(m, rng):
+        return [0, 1]
+
+    nameless = functools.partial(lambda m, rng, token: [0, token], token=1)
+    for draw, name in ((always_ab, "always_ab"), (nameless, "sampler")):
+        with pytest.raises(AssertionError) as info:
+            kit.assert_sampler_matches(kit.from_single_draws(draw), model, target, 50, np.random.default_rng(0))
+        assert str(info.value).startswith(f"sampler '{name}' does not match the target: chi-square = ")
+
+
+def test_power_conditionals_message_nan_shape_tolerance_edge_and_large_models():
+    """The failure message in full (6 digits), a NaN candidate fails, a wrong shape is named, every
+    prefix is checked, an error of exactly ``atol`` passes; beyond MAX_ENUMERATED the reference is ``exact.power_conditional`` at the given prefixes."""
+    model = exact.pivotal_example()
+    reference = kit.power_target(model, 2.0).sum(axis=1)  # π_2(y_1), brute force
+    got = exact.temp_conditional(model, (), 2.0)
+    error = float(np.max(np.abs(got - reference)))
+    with pytest.raises(AssertionError) as info:
+        kit.assert_power_conditionals(model, 2.0, candidate=exact.temp_conditional)
+    assert str(info.value) == (
+        f"power conditional at prefix [] (alpha = 2) is off by {error:.3g} > atol 1e-10:\n"
+        f"  got      {np.array2string(got, precision=6)}\n  expected {np.array2string(reference, precision=6)}"
+    )
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] \(alpha = 2\) is off by inf > atol 1e-10:\n  got      \[nan nan\]"):
+        kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: np.full(2, np.nan))
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] has shape \(3,\), expected \(2,\)$"):
+        kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: np.ones(3) / 3)
+    reversed_after_the_first = lambda m, prefix, a: exact.power_conditional(m, prefix, a)[:: -1 if prefix else 1]  # noqa: E731
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[0\] \(alpha = 2\) is off by 1 > atol"):
+        kit.assert_power_conditionals(model, 2.0, candidate=reversed_after_the_first)  # every prefix, not only []
+    from exact.testing.assertions import _brute_force_power_conditional, enumerated_log_joint
+
+    log_joint, off = enumerated_log_joint(model), np.array([0.75, 0.25])
+    largest = max(np.max(np.abs(off - _brute_force_power_conditional(log_joint, k, 2.0))) for k in [(), (0,), (1,)])
+    kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: off, atol=largest)  # an error of exactly atol passes
+    large = exact.MarkovAR.random(10, 5, seed=0)  # 10^5 sequences > MAX_ENUMERATED
+    with pytest.raises(ValueError, match=r"^the model has more than 20000 sequences: pass the prefixes to check$"):
+        kit.assert_power_conditionals(large, 2.0)
+    kit.assert_power_conditionals(large, 2.0, prefixes=[[], [3], [1, 4, 1, 5]])
+    with pytest.raises(AssertionError, match=r"^power conditional at prefix \[3\] \(alpha = 2\) is off by"):
+        kit.assert_power_conditionals(large, 2.0, candidate=exact.temp_conditional, prefixes=[[3]])
