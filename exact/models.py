@@ -203,7 +203,7 @@ class TabularAR(_ModelBase):
         log_total = float(logsumexp(logp, axis=None))
         if not abs(np.expm1(log_total)) <= NORMALIZATION_TOL:
             raise ValueError(
-                f"the joint must sum to 1 within {NORMALIZATION_TOL:g}; it sums to {np.exp(log_total)!r}"
+                f"the joint must sum to 1 within {NORMALIZATION_TOL:g}; it sums to {float(np.exp(log_total))!r}"
             )
         self._eos_token_id = check_eos_token_id(eos_token_id, logp.shape)
         if self._eos_token_id is not None:

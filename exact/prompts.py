@@ -51,7 +51,7 @@ class PromptedModel:
             if np.any(mu < 0):
                 raise ValueError(f"prompt weights must be non-negative (min {mu.min():.3g})")
             if abs(mu.sum() - 1.0) > PROMPT_WEIGHT_TOL:
-                raise ValueError(f"prompt weights must sum to 1 within {PROMPT_WEIGHT_TOL:g}; they sum to {mu.sum()!r}")
+                raise ValueError(f"prompt weights must sum to 1 within {PROMPT_WEIGHT_TOL:g}; they sum to {float(mu.sum())!r}")
         mu.setflags(write=False)
         self._models = models
         self._weights = mu

@@ -42,7 +42,7 @@ def renyi_entropy_from_logp(log_p: np.ndarray, alpha: float) -> float:
         raise ValueError("log_p must be a non-empty array of log-probabilities (no NaN, no +inf)")
     log_total = float(logsumexp(logp))
     if abs(log_total) > 1e-9:
-        raise ValueError(f"the distribution must sum to 1 within 1e-9; it sums to {np.exp(log_total)!r}")
+        raise ValueError(f"the distribution must sum to 1 within 1e-9; it sums to {float(np.exp(log_total))!r}")
     if np.isinf(alpha):
         return float(-logp.max())
     if alpha == 1.0:

@@ -77,7 +77,7 @@ def distribution_tables(q: object, model: AutoregressiveModel | PromptedModel, n
         if np.any(table < 0):
             raise ValueError(f"{label} has negative entries (min {table.min():.3g})")
         if abs(table.sum() - 1.0) > DISTRIBUTION_TOL:
-            raise ValueError(f"{label} must sum to 1 within {DISTRIBUTION_TOL:g}; it sums to {table.sum()!r}")
+            raise ValueError(f"{label} must sum to 1 within {DISTRIBUTION_TOL:g}; it sums to {float(table.sum())!r}")
         tables.append(table)
     return tuple(tables)
 

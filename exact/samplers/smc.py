@@ -130,7 +130,7 @@ def proposal_log_conditionals(model: AutoregressiveModel, alpha: float, proposal
         _check_log_values(log_q, "the proposal table")
         total = float(logsumexp(log_q, axis=None))
         if not abs(np.expm1(total)) <= PROPOSAL_TOL:
-            raise ValueError(f"the proposal table must sum to 1 within {PROPOSAL_TOL:g}; it sums to {np.exp(total)!r}")
+            raise ValueError(f"the proposal table must sum to 1 within {PROPOSAL_TOL:g}; it sums to {float(np.exp(total))!r}")
         return _absorbing(model, conditional_tables(prefix_levels(log_q)))
     if not isinstance(proposal, (list, tuple)):
         raise ValueError(
@@ -152,7 +152,7 @@ def proposal_log_conditionals(model: AutoregressiveModel, alpha: float, proposal
         if np.any(bad):
             where = tuple(int(v) for v in np.argwhere(bad)[0])
             raise ValueError(
-                f"proposal table {t}: the row after prefix {list(where)} sums to {np.exp(row_sums[where])!r}, "
+                f"proposal table {t}: the row after prefix {list(where)} sums to {float(np.exp(row_sums[where]))!r}, "
                 f"not 1 within {PROPOSAL_TOL:g} (every row the proposal reaches must be a distribution)"
             )
         table = np.where(reached[..., None], table, -np.inf)  # unreachable rows: never used
