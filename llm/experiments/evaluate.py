@@ -347,6 +347,9 @@ def evaluate_models(
         todo = [[(j, p) for j, p in indexed if any(record_id(label, config.method, s, p.id) not in done for s in seeds)]
                 for label, _, config in plan]
         if announce:
+            if any(todo):  # the estimate times one whole problem per row first: say so (minutes on a slow machine)
+                print(f"evaluate: timing one problem per model × method row ({len(plan)} rows) for the cost estimate ...",
+                      file=sys.stderr, flush=True)
             estimate = 0.0
             for r, ((label, lm, config), row_todo) in enumerate(zip(plan, todo)):
                 if row_todo:

@@ -144,11 +144,12 @@ def test_duplicate_foreign_and_other_settings_records_are_reported(tmp_path):
                         records=records)
 
 
-def test_the_calibration_line_comes_first_on_stderr(tmp_path, capsys):
+def test_the_calibration_lines_come_first_on_stderr(tmp_path, capsys):
     err = _main(["evaluate", *TOY, "--n", "4", "--records", str(tmp_path / "r.jsonl")], capsys).err.splitlines()
-    assert err[0].startswith("evaluate: 16 sampler calls to make (4 model × method rows × 4 problems")
-    assert "estimated time ≈ " in err[0] and "an estimate" in err[0]
-    assert len(err) == 5 and all(line.startswith("evaluate toy:3,4,") for line in err[1:])  # then the progress
+    assert err[0] == "evaluate: timing one problem per model × method row (4 rows) for the cost estimate ..."
+    assert err[1].startswith("evaluate: 16 sampler calls to make (4 model × method rows × 4 problems")
+    assert "estimated time ≈ " in err[1] and "an estimate" in err[1]
+    assert len(err) == 6 and all(line.startswith("evaluate toy:3,4,") for line in err[2:])  # then the progress
     err = _main(["evaluate", *TOY, "--n", "4", "--records", str(tmp_path / "r.jsonl")], capsys).err.splitlines()
     assert err[0].startswith("evaluate: 0 sampler calls to make") and "16 already on file" in err[0]
     teacher = ["teacher", "--model", "toy:3,4,0", "--task", "toy", "--n", "5", "--shard", "1/2", "--out",
