@@ -133,6 +133,9 @@ $(MUT_STAMP): $(STAMP) Makefile
 	$(MUT_PY) -m pip install -q mutmut==$(MUTMUT_VERSION)
 	touch $(MUT_STAMP)
 
+# mutmut forks one child per mutant from a parent that has already run numpy: a multi-threaded BLAS
+# there leaves its lock held in the child, which then hangs in the first matrix product and is
+# reported as a timeout (counted as killed).  One BLAS thread per process avoids the deadlock.
 mutants: $(MUT_STAMP)
 	mkdir -p $(MUT_DIR)
 	rm -rf $(addprefix $(MUT_DIR)/,$(MUT_COPY))
@@ -148,7 +151,7 @@ mutants: $(MUT_STAMP)
 	# a changed MUTATE (or test set) needs a new stats run, else new files' mutants get "no tests"
 	cmp -s $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg || rm -f $(MUT_DIR)/mutants/mutmut-stats.json
 	mv $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg
-	cd $(MUT_DIR) && CI=true HYPOTHESIS_PROFILE=$(MUT_PROFILE) MUTANT_EXAMPLES=$(MUTANT_EXAMPLES) ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
+	cd $(MUT_DIR) && CI=true OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 HYPOTHESIS_PROFILE=$(MUT_PROFILE) MUTANT_EXAMPLES=$(MUTANT_EXAMPLES) ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
 	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
 
 clean:
