@@ -17,7 +17,7 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_TESTS := tests/llm/test_vllm_model.py tests/llm/test_exact_laws_by_backend.py tests/llm/test_vllm_students.py \
               tests/llm/test_vllm_default_model.py tests/figures/test_paper_tables_vllm.py
 
-.PHONY: figure test test-vllm test-vllm-all install install-vllm all-figures bench docs clean mutants
+.PHONY: figure test test-vllm test-vllm-all install install-vllm all-figures bench docs clean mutants mutants-report
 
 $(STAMP): pyproject.toml Makefile
 	# the HumanEval sandbox (llm/experiments/sandbox.py): bubblewrap from Debian; setpriv and prlimit come with util-linux
@@ -152,7 +152,12 @@ mutants: $(MUT_STAMP)
 	cmp -s $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg || rm -f $(MUT_DIR)/mutants/mutmut-stats.json
 	mv $(MUT_DIR)/setup.cfg.new $(MUT_DIR)/setup.cfg
 	cd $(MUT_DIR) && CI=true OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 HYPOTHESIS_PROFILE=$(MUT_PROFILE) MUTANT_EXAMPLES=$(MUTANT_EXAMPLES) ../../$(MUT_VENV)/bin/mutmut run --max-children $(MUT_JOBS) $(MUTANT_NAMES)
-	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt; tail -n 3 results.txt
+	cd $(MUT_DIR) && ../../$(MUT_VENV)/bin/mutmut results --all true > results.txt
+	-$(MAKE) --no-print-directory mutants-report
+
+# the kill-rate table of docs/mutation.md; fails when a survivor has no line in docs/mutation-survivors.tsv
+mutants-report:
+	python3 tools/mutation_report.py $(MUT_DIR)/results.txt docs/mutation-survivors.tsv
 
 clean:
 	rm -rf $(VENV) $(DOCS_VENV) $(VLLM_VENV) $(MUT_VENV) $(MUT_DIR) out site
