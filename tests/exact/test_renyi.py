@@ -10,6 +10,7 @@ Tolerance: 1e-10 times the magnitude of the log terms involved (they reach
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -150,3 +151,47 @@ def test_bad_tokens_and_the_shannon_case_are_clear_errors():
     shannon = r"^use renyi_entropy\(suffix_distribution\(\.\.\.\), 1\.0\) for the Shannon case$"
     with pytest.raises(ValueError, match=shannon):
         exact.suffix_renyi_entropies(model, [], 1.0)
+
+
+def test_messages_name_the_argument_and_the_table():
+    """Non-real input names ``log_p`` or ``p``; negative mass names ``p``; the suffix table's memory guard names it."""
+    cases = [
+        (lambda: exact.renyi_entropy_from_logp(np.array(["a", "b"]), 2.0), r"^log_p must be an array of real numbers"),
+        (lambda: exact.renyi_entropy(np.array([0.5j, 0.5]), 2.0), r"^p must be an array of real numbers"),
+        (lambda: exact.renyi_entropy([1.5, -0.5], 2.0), r"^p must be a non-negative, finite probability array$"),
+        (lambda: exact.renyi_entropy([0.5, np.nan], 2.0), r"^p must be a non-negative, finite probability array$"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    with exact.memory_limit(8), pytest.raises(ValueError, match=r"^the suffix distribution needs 2 entries"):
+        exact.suffix_distribution(exact.pivotal_example(), [], 0)
+
+
+def test_zero_mass_and_overflowing_tails_raise_no_numpy_warnings():
+    """``log 0`` of a zero probability, and the ``expm1`` route at ``α = ½`` with a term ``log p = -2000``
+    (``expm1(1000)`` overflows, ``0 · ∞``), are handled without numpy warnings: ``H_½ = 2 log(1 + e^{-1000}) = 0``
+    in float64."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isclose(exact.renyi_entropy([0.5, 0.5, 0.0], 2.0), math.log(2), rel_tol=1e-15)
+        assert exact.renyi_entropy_from_logp(np.array([0.0, -2000.0]), 0.5) == 0.0
+
+
+def test_the_sum_tolerance_is_inclusive():
+    """``log Σ p`` may be off by 1e-9 exactly (a one-point law with ``log p = 1e-9``), not by 2e-9."""
+    assert math.isclose(exact.renyi_entropy_from_logp(np.array([1e-9]), 2.0), -1e-9, rel_tol=1e-6)
+    with pytest.raises(ValueError, match=r"^the distribution must sum to 1 within 1e-9; it sums to 1\.000000002"):
+        exact.renyi_entropy_from_logp(np.array([2e-9]), 2.0)
+
+
+def test_suffix_distribution_of_a_markov_chain_is_a_float_table():
+    """A model without a dense joint (``MarkovAR``) builds ``q_{t,a}`` step by step: a float64 table equal to the
+    closed form ``q_{1,a}(z_1, z_2) = P[a, z_1] P[z_1, z_2]``, zero transitions included."""
+    transition = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.0, 0.4, 0.6]])
+    markov = exact.MarkovAR(np.array([0.5, 0.3, 0.2]), transition, 3)
+    for a in range(3):
+        assert exact.log_suffix_distribution(markov, [], a).dtype == np.float64
+        q = exact.suffix_distribution(markov, [], a)
+        assert q.dtype == np.float64
+        np.testing.assert_allclose(q, transition[a][:, None] * transition, rtol=1e-14, atol=0)

@@ -362,3 +362,17 @@ def test_an_exponent_a_rounding_error_from_alpha_is_alpha():
     assert len(members) == 2 and np.array_equal(members[1][0], exact.log_power_joint(model, 2.0))
     result = exact.simulate_sharpening(model, 2.0, 10, 0.2, 0.1, 5, np.random.default_rng(0), exponents=[near])
     assert result.true_index == 0 and result.class_size == 1  # [α(1 + 3e-13)] is [α]: α is not added twice
+
+
+def test_exponents_exactly_the_merging_distance_apart_are_merged():
+    """Both tolerances are inclusive: an exponent exactly ``1e-12·α`` from ``α`` is ``α`` (``π_α`` bit for bit, not
+    ``π_a``), and two exponents exactly ``1e-12·max(a, b)`` apart are one member.  With ``d = 2^-39`` and
+    ``α = d / 1e-12`` the products and differences below are exact in float64."""
+    model = exact.TabularAR.random(2, 2, 0, zero_fraction=0.0)
+    d = 2.0**-39
+    alpha = d / 1e-12
+    assert abs((alpha + d) - alpha) == 1e-12 * alpha and abs(alpha - (alpha - d)) == 1e-12 * alpha
+    (member,) = exact.power_class(model, alpha, exponents=[alpha + d])
+    assert np.array_equal(member[0], exact.log_power_joint(model, alpha))
+    merged = exact.power_class(model, 4.0, exponents=[alpha, alpha - d])
+    assert len(merged) == 2 and np.array_equal(merged[0][0], exact.log_power_joint(model, alpha))
