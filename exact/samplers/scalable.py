@@ -291,6 +291,10 @@ def scalable_output_distribution(
     Exact unless the clipped jackknife needs its Monte Carlo fallback; then the
     standard errors combine the per-step ones by the delta method
     (``se(Π p_t)/Π p_t ≈ sqrt(Σ (se_t/p_t)²)``).
+
+    A step's expectation can be negative (the unclipped jackknife, ``clip=False``, or a Monte
+    Carlo estimate): a prefix whose product is ``<= 0`` is not extended (its sequences get 0,
+    even when a later factor is negative too), and the law is then clipped at 0 and renormalised.
     """
     alpha, top_k, n_rollouts, horizon = _check_args(model, alpha, top_k, n_rollouts, jackknife, horizon)
     n_replications = check_count(n_replications, "n_replications", 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -427,6 +428,32 @@ def test_output_distribution_combines_the_steps(monkeypatch):
     np.testing.assert_allclose(got.probabilities, want, atol=1e-12, rtol=0)
 
 
+def test_output_distribution_with_a_generator_and_non_candidates(monkeypatch):
+    """Under the Monte Carlo fallback with ``top_k < V`` at the first and last steps and a given ``rng``: the steps draw
+    from that generator (the first step run is the empty prefix, and the one-token second step is certain, so the first
+    token's law is that step's expectation under a fresh copy), a non-candidate has probability and standard error
+    exactly 0 (no NaN, no numpy warning), and the law is inexact when any step is (``ENUMERATION_LIMIT = 1``: only the
+    first step, the others having one candidate or empty suffixes, falls back to Monte Carlo)."""
+    model = exact.TabularAR.random((3, 1, 3), seed=4, concentration=0.3)
+    monkeypatch.setattr(scalable, "ENUMERATION_LIMIT", 1)
+    args = (model, 5.0, 2, 2, True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = scalable_output_distribution(*args, rng=np.random.default_rng(5), n_replications=100)
+    first = scalable_conditional_expectation(model, (), *args[1:], rng=np.random.default_rng(5), n_replications=100)
+    last = scalable_conditional_expectation(model, (0, 0), *args[1:], n_replications=100)
+    assert first.mean.min() >= 0 and np.sum(first.mean > 0) == 2
+    assert not first.exact and np.any(first.standard_error > 1e-6) and last.exact
+    assert not got.exact
+    np.testing.assert_allclose(got.probabilities.sum(axis=(1, 2)), first.mean, atol=1e-12, rtol=0)
+    reached = got.probabilities.sum(axis=-1) > 0  # (y_1, y_2) for the two first-step candidates
+    assert reached.sum() == 2 and np.all((got.probabilities[reached] == 0).sum(axis=-1) == 1)  # one non-candidate each
+    # only the first step is estimated: se(y) = P(y) se_1(y_1) / E_1(y_1), and 0 (not NaN) where P(y) = 0
+    relative = np.divide(first.standard_error, first.mean, out=np.zeros(3), where=first.mean > 0)
+    np.testing.assert_allclose(got.standard_errors, got.probabilities * relative[:, None, None], atol=1e-15, rtol=1e-9)
+    assert np.all(got.standard_errors[got.probabilities == 0] == 0)
+
+
 def test_expected_cost_counts_positive_candidates_and_the_horizon():
     """Without EOS: ``E_y[Σ_t (1 + min(K, #{a: π(a | y_<t) > 0}) M min(H, T - t))]`` under the output law, by a loop
     over the sequences (a sparse model, so fewer than ``K`` candidates at some prefixes)."""
@@ -444,10 +471,13 @@ def test_expected_cost_counts_positive_candidates_and_the_horizon():
 
 
 def test_eos_cost_with_step_dependent_vocabularies():
-    """The EOS cost reads each step's own vocabulary (``V_t`` differing per step) to find the prefixes that end at EOS."""
+    """The EOS cost reads each step's own vocabulary (``V_t`` differing per step) to find the prefixes that end at EOS.
+    The impossible prefixes of the padded table (``0/0`` rollout lengths, masked) raise no numpy warning."""
     model = exact.TabularAR.random((3, 4, 3), seed=6, eos_token_id=2, concentration=0.7)
     for top_k, M, jackknife, horizon in ((2, 2, False, None), (3, 2, True, 1)):
-        got = scalable_output_distribution(model, 2.0, top_k, M, jackknife, horizon=horizon)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            got = scalable_output_distribution(model, 2.0, top_k, M, jackknife, horizon=horizon)
         want, cost = brute_force_output_eos(model, 2.0, top_k, M, jackknife, horizon)
         np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
         assert got.expected_cost == pytest.approx(cost, rel=1e-10)
