@@ -148,6 +148,13 @@ def _power_is_temperature_symbolic(joint, alpha):
     return [score / sp.Add(*scores) for score in scores]
 
 
+def _power_definition_without_the_exponent(joint, alpha):
+    """The Eq. (6) definition with ``α`` dropped: the base conditional ``π(s | y_<t)`` (equal to none of
+    the check's negative controls for symbolic ``α``, so only Theorem 3.1's first identity can see it)."""
+    numerators = [sp.Add(*row) for row in joint]
+    return [n / sp.Add(*numerators) for n in numerators]
+
+
 def _zeta_doubled(q_s, alpha):
     """2·ζ(s): Theorem 3.1's ratio is unchanged, only the second identity ζ(s) = Σ q_s^α can see it."""
     return 2 * sp.Add(*(v**alpha for v in q_s))
@@ -166,8 +173,14 @@ SYMBOLIC_BREAKS = {
     "prop5_eq14": (proofs_check.self_reward, "tilted", _tilt_with_beta_upside_down),
     "prop3_hellinger_step": (proofs_check.sharpening, "_lagrange_gap", _lagrange_without_cross_terms),
     # SPS Theorem 3.1 has two identities; each break below is visible to one of them only, so a
-    # check that made either identity tautological (e.g. compared ζ with itself) fails here
+    # check that made either identity tautological (e.g. compared ζ with itself) fails here.
+    # "definition" (the temperature conditional) also equals the check's p(s)^α negative control in
+    # exact arithmetic; it passes that control only because sympy does not reduce (Σ_z q_s(z))^α to 1.
+    # "definition_no_power" sees a tautological first identity whatever sympy proves.
     "sps_theorem31/definition": (proofs_check.power_conditionals, "power_conditional_definition", _power_is_temperature_symbolic),
+    "sps_theorem31/definition_no_power": (
+        proofs_check.power_conditionals, "power_conditional_definition", _power_definition_without_the_exponent,
+    ),
     "sps_theorem31/zeta_scale": (proofs_check.power_conditionals, "zeta", _zeta_doubled),
     "sps_theorem31/zeta_weight": (proofs_check.power_conditionals, "zeta", _zeta_without_the_expectation_weight),
 }
