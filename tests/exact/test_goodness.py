@@ -193,6 +193,7 @@ def test_goodness_of_fit_errors_read_from_their_start():
     st.sampled_from([None, 0.0, 12.0]),
 )
 @example([2, 3, 5, 54], [4, 1, 5, 54, 0, 0], 64, None, None)  # the pool {2, 3} at exactly MIN_EXPECTED
+@example([1, 1], [6, 4, 0, 0, 0, 0], 10, None, None)  # noncentrality 10 · 2 · 0.1² / 0.5 = 0.4, below 1
 def test_check_power_matches_the_noncentral_chi_square_by_hand(target_weights, law_weights, n, alpha_level, min_expected):
     """``n · Σ_cells (law − target)² / target`` over the check's pooled cells, and
     ``P(χ²_dof(λ) ≥ χ²_dof quantile at 1 − alpha_level)`` from scipy; defaults 0.01 and ``MIN_EXPECTED``;
