@@ -456,6 +456,22 @@ class _Stop(Exception):
     pass
 
 
+def test_enumeration_counts_sequences_without_overflow():
+    """2⁶⁴ sequences (an int64 count of 0) are refused at once, never enumerated; the address space is
+    capped for the call so that a miscount fails fast instead of filling the machine's memory."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = used + 2**28 if hard == resource.RLIM_INFINITY else min(used + 2**28, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        with pytest.raises(ValueError, match=r"^18446744073709551616 sequences is too many to enumerate \(limit 20000\)"):
+            kit.enumerated_log_joint(_IID())
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 class _Spy(InterfaceOnly):
     """The minimal interface with ``sample``, recording its calls and how many sequences ``log_prob`` was
     given, refusing non-integer contexts (token ids are integers); ``stop``: ``log_conditional``
@@ -536,15 +552,16 @@ def test_factorization_chooses_its_sequences_and_reads_them_as_integers():
 
 
 class _Edited(InterfaceOnly):
-    """The minimal interface with edits: ``log_prob`` shifted (and cast), conditionals shifted, one
-    row of ``next_token_logprobs`` reversed, one sequence's ``log_prob`` set to ``-inf``."""
+    """The minimal interface with edits: ``log_prob`` shifted (and cast to ``dtype``), conditionals
+    shifted, rows of ``next_token_logprobs`` reversed (then ``log_conditional`` cast to ``dtype``),
+    one sequence's ``log_prob`` set to ``-inf``."""
 
     def __init__(self, model, shift=0.0, dtype=np.float64, conditional_shift=0.0, reverse_batched=False, zero=None):
         super().__init__(model)
         self.shift, self.dtype, self.conditional_shift, self.reverse_batched, self.zero = shift, dtype, conditional_shift, reverse_batched, zero
 
     def log_conditional(self, prefix):
-        return super().log_conditional(prefix) + self.conditional_shift
+        return (super().log_conditional(prefix) + self.conditional_shift).astype(self.dtype if self.reverse_batched else np.float64)
 
     def next_token_logprobs(self, contexts):
         rows = super().next_token_logprobs(contexts) + self.conditional_shift
@@ -580,11 +597,14 @@ def test_factorization_messages_tolerance_and_zero_probability_prefixes():
     with pytest.raises(AssertionError, match=r"^log_conditional\(\[\]\) is not normalised: sum "):
         kit.assert_autoregressive_factorization(_Edited(base, conditional_shift=0.1))
     kit.assert_autoregressive_factorization(_Edited(base, conditional_shift=1e-8), atol=1e-6)
-    reversed_rows = _Edited(base, reverse_batched=True)
+    reversed_rows = _Edited(base, reverse_batched=True, dtype=np.float32)  # float32 values, printed as float64
     log_cond = base.log_conditional(())
     with pytest.raises(AssertionError) as info:
-        kit.assert_autoregressive_factorization(reversed_rows)
-    assert str(info.value) == f"next_token_logprobs([[]]) = {log_cond[::-1]} disagrees with log_conditional = {log_cond}"
+        kit.assert_autoregressive_factorization(reversed_rows, atol=1e-6)  # float32 sums to 1 within 2e-8
+    assert str(info.value) == (
+        f"next_token_logprobs([[]]) = {log_cond[::-1]} disagrees with log_conditional = "
+        f"{log_cond.astype(np.float32).astype(np.float64)}"
+    )
     joint = np.full((2, 2, 2), 0.125)
     joint[0, 0] = 0.0  # π(y_1:2 = 00) = 0: no conditional at that prefix
     zeros = exact.TabularAR.from_joint(joint / joint.sum())
@@ -689,6 +709,9 @@ def test_sampler_matches_names_checks_n_and_shows_the_worst_cells():
     with pytest.raises(AssertionError) as info:
         kit.assert_sampler_matches(sampler, model, _POOLED_TARGET, 200, rng, alpha_level=0.5, show=7)
     assert len(str(info.value).splitlines()) == 3 + 7
+    point_mass = np.zeros((3, 4), dtype=bool)
+    point_mass[2, 2] = True  # an indicator array is a target too
+    assert kit.assert_sampler_matches(_Constant([[2, 2]] * 3), model, point_mass, 3, rng).n_cells == 1
     negative = lambda m, n, r: np.full((n, 2), -1)  # noqa: E731
     with pytest.raises(AssertionError, match=r"^the sampler returned token ids out of range for vocabulary sizes \(3, 4\)$"):
         kit.assert_sampler_matches(negative, model, _POOLED_TARGET, 5, rng)
