@@ -236,3 +236,14 @@ def test_check_power_errors_read_from_their_start():
         with pytest.raises(ValueError, match="^" + re.escape(message)):
             kit.check_power(*args)
     kit.check_power(np.array([0.5, 0.5 + 5e-10]), np.array([0.5 - 5e-10, 0.5]), 1, 1e-6, 0.0)  # within 1e-9
+
+
+def test_observed_and_expected_keep_the_target_shape_on_every_branch():
+    """``observed`` and ``expected = n · target`` have the target's shape whether a probability-0
+    sequence was drawn, the pooled cells leave no degree of freedom, or the test runs."""
+    grid = np.array([[0.25, 0.75, 0.0]])
+    draws = np.array([[0, 0]] * 2 + [[0, 1]] * 6)
+    for sample, dof in ((np.vstack([draws, [[0, 2]]]), 0), (draws, 0), (np.vstack([draws] * 5), 1)):
+        result = exact.goodness_of_fit(sample, grid)
+        assert result.dof == dof and result.observed.shape == result.expected.shape == (1, 3)
+        assert np.array_equal(result.expected, len(sample) * grid)

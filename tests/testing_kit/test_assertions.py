@@ -72,6 +72,29 @@ def test_assert_normalized_accepts_and_rejects():
         kit.assert_normalized(np.array([[0.5, 0.5], [0.5, 0.6]]), axis=1)
 
 
+
+def test_assert_normalized_messages_defaults_and_edges():
+    """Messages read from their start (default name ``distribution``, at most 5 NaN positions); any
+    real numbers are read as float64; ``axis=None`` sums everything (log or not); an error of exactly
+    ``atol`` passes."""
+    from fractions import Fraction
+
+    kit.assert_normalized([Fraction(1, 4), Fraction(3, 4)])
+    kit.assert_normalized(np.log(np.full((2, 2), 0.25)), log=True)
+    sevens = np.full(8, np.nan)
+    sevens[0] = 1.0
+    cases = [
+        ((sevens,), {}, "distribution has NaN entries at [[1], [2], [3], [4], [5]]"),
+        ((np.array([0.0, np.inf]),), {"log": True}, "distribution has +inf log-probabilities"),
+        ((np.array([0.0, np.inf]),), {}, "distribution has negative or infinite entries (min 0, max inf)"),
+    ]
+    for args, kwargs, message in cases:
+        with pytest.raises(AssertionError) as info:
+            kit.assert_normalized(*args, **kwargs)
+        assert str(info.value) == message
+    nearly = np.array([0.5, 0.5 + 2.0**-30])
+    kit.assert_normalized(nearly, atol=float(abs(nearly.sum() - 1.0)))  # exactly atol: passes
+
 # -- assert_autoregressive_factorization --------------------------------------------------
 @given(kit.tabular_models(max_vocab=3, max_horizon=3))
 def test_factorization_holds_for_tabular_models(model):
