@@ -125,6 +125,8 @@ _BOUNDARY = np.array([2, 3, 5, 54]) / 64  # n = 64: expected 2, 3, 5, 54; the po
 @example([2, 3, 5, 54], 64, 5.0, "g", 0, False)
 @example([1, 3, 50, 10], 64, 5.0, "pearson", 1, False)  # 1 + 3 < 5: the 50 joins the pool
 @example([0, 1, 1, 6], 200, 12.0, "pearson", 2, True)  # a probability-0 cell, drawn
+@example([60, 1, 1, 60, 60, 60, 60, 60, 60, 60, 1, 60, 60, 60, 60, 1, 60, 60, 60], 904, 5.0, "pearson", 0, False)  # 4 + one 60 pooled:
+# the first 60 by index (numpy's default sort, not stable beyond 16 entries, would pool the fifth)
 def test_goodness_of_fit_matches_the_definition(weights, n, min_expected, method, seed, impossible):
     """Every field of ``goodness_of_fit`` (and ``chi_square_pvalue``) against the brute-force route."""
     target = np.array(weights, dtype=np.float64) / sum(weights)
