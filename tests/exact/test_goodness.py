@@ -125,6 +125,8 @@ _BOUNDARY = np.array([2, 3, 5, 54]) / 64  # n = 64: expected 2, 3, 5, 54; the po
 @example([2, 3, 5, 54], 64, 5.0, "g", 0, False)
 @example([1, 3, 50, 10], 64, 5.0, "pearson", 1, False)  # 1 + 3 < 5: the 50 joins the pool
 @example([0, 1, 1, 6], 200, 12.0, "pearson", 2, True)  # a probability-0 cell, drawn
+@example([60, 1, 1, 60, 60, 60, 60, 60, 60, 60, 1, 60, 60, 60, 60, 1, 60, 60, 60], 904, 5.0, "pearson", 0, False)  # 4 + one 60 pooled:
+# the first 60 by index (numpy's default sort, not stable beyond 16 entries, would pool the fifth)
 def test_goodness_of_fit_matches_the_definition(weights, n, min_expected, method, seed, impossible):
     """Every field of ``goodness_of_fit`` (and ``chi_square_pvalue``) against the brute-force route."""
     target = np.array(weights, dtype=np.float64) / sum(weights)
@@ -193,6 +195,7 @@ def test_goodness_of_fit_errors_read_from_their_start():
     st.sampled_from([None, 0.0, 12.0]),
 )
 @example([2, 3, 5, 54], [4, 1, 5, 54, 0, 0], 64, None, None)  # the pool {2, 3} at exactly MIN_EXPECTED
+@example([1, 1], [6, 4, 0, 0, 0, 0], 10, None, None)  # noncentrality 10 · 2 · 0.1² / 0.5 = 0.4, below 1
 def test_check_power_matches_the_noncentral_chi_square_by_hand(target_weights, law_weights, n, alpha_level, min_expected):
     """``n · Σ_cells (law − target)² / target`` over the check's pooled cells, and
     ``P(χ²_dof(λ) ≥ χ²_dof quantile at 1 − alpha_level)`` from scipy; defaults 0.01 and ``MIN_EXPECTED``;
@@ -235,3 +238,14 @@ def test_check_power_errors_read_from_their_start():
         with pytest.raises(ValueError, match="^" + re.escape(message)):
             kit.check_power(*args)
     kit.check_power(np.array([0.5, 0.5 + 5e-10]), np.array([0.5 - 5e-10, 0.5]), 1, 1e-6, 0.0)  # within 1e-9
+
+
+def test_observed_and_expected_keep_the_target_shape_on_every_branch():
+    """``observed`` and ``expected = n · target`` have the target's shape whether a probability-0
+    sequence was drawn, the pooled cells leave no degree of freedom, or the test runs."""
+    grid = np.array([[0.25, 0.75, 0.0]])
+    draws = np.array([[0, 0]] * 2 + [[0, 1]] * 6)
+    for sample, dof in ((np.vstack([draws, [[0, 2]]]), 0), (draws, 0), (np.vstack([draws] * 5), 1)):
+        result = exact.goodness_of_fit(sample, grid)
+        assert result.dof == dof and result.observed.shape == result.expected.shape == (1, 3)
+        assert np.array_equal(result.expected, len(sample) * grid)

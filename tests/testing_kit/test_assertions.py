@@ -72,6 +72,29 @@ def test_assert_normalized_accepts_and_rejects():
         kit.assert_normalized(np.array([[0.5, 0.5], [0.5, 0.6]]), axis=1)
 
 
+
+def test_assert_normalized_messages_defaults_and_edges():
+    """Messages read from their start (default name ``distribution``, at most 5 NaN positions); any
+    real numbers are read as float64; ``axis=None`` sums everything (log or not); an error of exactly
+    ``atol`` passes."""
+    from fractions import Fraction
+
+    kit.assert_normalized([Fraction(1, 4), Fraction(3, 4)])
+    kit.assert_normalized(np.log(np.full((2, 2), 0.25)), log=True)
+    sevens = np.full(8, np.nan)
+    sevens[0] = 1.0
+    cases = [
+        ((sevens,), {}, "distribution has NaN entries at [[1], [2], [3], [4], [5]]"),
+        ((np.array([0.0, np.inf]),), {"log": True}, "distribution has +inf log-probabilities"),
+        ((np.array([0.0, np.inf]),), {}, "distribution has negative or infinite entries (min 0, max inf)"),
+    ]
+    for args, kwargs, message in cases:
+        with pytest.raises(AssertionError) as info:
+            kit.assert_normalized(*args, **kwargs)
+        assert str(info.value) == message
+    nearly = np.array([0.5, 0.5 + 2.0**-30])
+    kit.assert_normalized(nearly, atol=float(abs(nearly.sum() - 1.0)))  # exactly atol: passes
+
 # -- assert_autoregressive_factorization --------------------------------------------------
 @given(kit.tabular_models(max_vocab=3, max_horizon=3))
 def test_factorization_holds_for_tabular_models(model):
@@ -402,3 +425,316 @@ def test_power_conditionals_message_nan_shape_tolerance_edge_and_large_models():
     kit.assert_power_conditionals(large, 2.0, prefixes=[[], [3], [1, 4, 1, 5]])
     with pytest.raises(AssertionError, match=r"^power conditional at prefix \[3\] \(alpha = 2\) is off by"):
         kit.assert_power_conditionals(large, 2.0, candidate=exact.temp_conditional, prefixes=[[3]])
+
+
+# -- mutation-found gaps (docs/mutation.md) ----------------------------------------------
+class _IID:
+    """``π(y) = Π_t p(y_t)`` with ``V = 2¹⁶`` tokens at each of 4 steps: ``V⁴ = 2⁶⁴`` sequences, an int64
+    product of ``vocab_sizes`` that wraps to 0.  ``p`` puts 1/2 on tokens 0 and 1, so the power
+    conditional at any prefix is ``p`` itself and ``Σ_z q(z)^α = (2 · 2^-α)^(T - t - 1)``."""
+
+    V, horizon = 2**16, 4
+    vocab_sizes = (V,) * 4
+
+    def __init__(self):
+        self._logp = np.full(self.V, -np.inf)
+        self._logp[:2] = np.log(0.5)
+
+    def log_conditional(self, prefix):
+        return self._logp.copy()
+
+    def next_token_logprobs(self, contexts):
+        return np.tile(self._logp, (len(contexts), 1))
+
+    def log_prob(self, sequences):
+        return self._logp[np.asarray(sequences)].sum(axis=-1)
+
+    def sample(self, n, rng):
+        return rng.integers(2, size=(n, self.horizon))
+
+    def log_power_suffix_mass(self, prefix, alpha):
+        mass = (self.horizon - len(prefix) - 1) * np.log(2.0 * 0.5**alpha)
+        return np.where(np.isfinite(self._logp), mass, -np.inf)
+
+    def log_prefix_marginals(self, length):  # pragma: no cover - never called: too large
+        raise NotImplementedError
+
+    log_prefix_totals = log_prefix_marginals
+
+
+def test_more_sequences_than_int64_counts_are_not_enumerated():
+    """2⁶⁴ sequences: the kit samples (with ``rng``) or checks the given prefixes; it never takes the
+    count for small (the int64 product of ``vocab_sizes`` is 0)."""
+    model = _IID()
+    kit.assert_autoregressive_factorization(model, rng=np.random.default_rng(0), n_samples=64)
+    half = np.zeros(model.V)
+    half[:2] = 0.5
+    kit.assert_power_conditionals(model, 2.0, prefixes=[[], [1, 0, 1]])
+    kit.assert_power_conditionals(model, 2.0, candidate=lambda m, prefix, a: half, prefixes=[[0]])
+    with pytest.raises(ValueError, match=r"^the model has more than 20000 sequences: pass the prefixes to check$"):
+        kit.assert_power_conditionals(model, 2.0)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_enumeration_counts_sequences_without_overflow():
+    """2⁶⁴ sequences (an int64 count of 0) are refused at once, never enumerated; the address space is
+    capped for the call so that a miscount fails fast instead of filling the machine's memory."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        used = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = used + 2**28 if hard == resource.RLIM_INFINITY else min(used + 2**28, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        with pytest.raises(ValueError, match=r"^18446744073709551616 sequences is too many to enumerate \(limit 20000\)"):
+            kit.enumerated_log_joint(_IID())
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class _Spy(InterfaceOnly):
+    """The minimal interface with ``sample``, recording its calls and how many sequences ``log_prob`` was
+    given, refusing non-integer contexts (token ids are integers); ``stop``: ``log_conditional``
+    raises ``_Stop`` (to see which sequences were chosen without checking 20,000 of them)."""
+
+    def __init__(self, model, stop=False):
+        super().__init__(model)
+        self._sample, self.stop, self.sizes, self.samples = model.sample, stop, [], []
+
+    def sample(self, n, rng):
+        self.samples.append(n)
+        return self._sample(n, rng)
+
+    def log_conditional(self, prefix):
+        if self.stop:
+            raise _Stop
+        return super().log_conditional(prefix)
+
+    def next_token_logprobs(self, contexts):
+        assert np.issubdtype(np.asarray(contexts).dtype, np.integer), np.asarray(contexts).dtype
+        return super().next_token_logprobs(contexts)
+
+    def log_prob(self, sequences):
+        self.sizes.append(len(sequences))
+        return super().log_prob(sequences)
+
+
+class _Float32(InterfaceOnly):
+    """``log_prob`` (and ``log_joint`` when asked) in float32."""
+
+    def __init__(self, model, joint=False):
+        super().__init__(model)
+        if joint:
+            self.log_joint = lambda: model.log_joint().astype(np.float32)
+
+    def log_prob(self, sequences):
+        return super().log_prob(sequences).astype(np.float32)
+
+
+def test_targets_beyond_max_enumerated_exactly_at_it_and_in_float64():
+    """A dense joint is read whatever its size, the minimal interface is enumerated up to exactly
+    MAX_ENUMERATED sequences (the error beyond names them), results are float64, and
+    ``power_target`` of an exact model is ``exact.power_joint`` (its memory guard included)."""
+    large = exact.MarkovAR.random(10, 5, seed=0)  # 10⁵ sequences, with log_joint
+    assert np.array_equal(kit.enumerated_log_joint(large), large.log_joint())
+    with pytest.raises(ValueError, match=r"^100000 sequences is too many to enumerate \(limit 20000\); pass them explicitly or an rng$"):
+        kit.enumerated_log_joint(InterfaceOnly(large))
+    edge = exact.TabularAR.random((200, 100), seed=4)  # exactly 20,000 sequences
+    assert np.allclose(kit.enumerated_log_joint(InterfaceOnly(edge)), edge.log_joint(), rtol=0, atol=1e-12)
+    small = exact.TabularAR.random(3, 2, seed=1)
+    for model in (_Float32(small), _Float32(small, joint=True)):
+        log_joint = kit.enumerated_log_joint(model)
+        assert log_joint.dtype == np.float64 and np.allclose(log_joint, small.log_joint(), atol=1e-6)
+    with exact.memory_limit(16), pytest.raises(ValueError, match=r"^the power joint needs 9 entries"):
+        kit.power_target(small, 2.0)
+
+
+def test_factorization_chooses_its_sequences_and_reads_them_as_integers():
+    """Every sequence when at most MAX_ENUMERATED (exactly 20,000 included, ``rng`` or not), else
+    ``n_samples = 256`` draws of ``model.sample(n_samples, rng)``, else an error naming the count;
+    contexts are integer arrays; float-valued ``sequences`` are token ids."""
+    large = exact.TabularAR.random((150, 134), seed=4)  # 20,100 sequences
+    spy = _Spy(large)
+    kit.assert_autoregressive_factorization(spy, rng=np.random.default_rng(0))
+    assert (spy.samples, spy.sizes) == ([256], [256])
+    with pytest.raises(ValueError, match=r"^20100 sequences is too many to enumerate \(limit 20000\); pass them explicitly or an rng$"):
+        kit.assert_autoregressive_factorization(InterfaceOnly(large))
+    spy = _Spy(exact.TabularAR.random((20_000,), seed=4), stop=True)
+    with pytest.raises(_Stop):
+        kit.assert_autoregressive_factorization(spy, rng=np.random.default_rng(0))
+    assert spy.samples == []  # exactly MAX_ENUMERATED: enumerated, not sampled
+    spy = _Spy(exact.TabularAR.random(3, 2, seed=1))
+    kit.assert_autoregressive_factorization(spy, rng=np.random.default_rng(0))
+    assert (spy.samples, spy.sizes) == ([], [9])
+    spy = _Spy(exact.TabularAR.random(3, 2, seed=1))
+    kit.assert_autoregressive_factorization(spy, sequences=np.array([[0.0, 1.0], [2.0, 2.0]]))
+    assert spy.sizes == [2]
+
+
+class _Edited(InterfaceOnly):
+    """The minimal interface with edits: ``log_prob`` shifted (and cast to ``dtype``), conditionals
+    shifted, rows of ``next_token_logprobs`` reversed (then ``log_conditional`` cast to ``dtype``),
+    one sequence's ``log_prob`` set to ``-inf``."""
+
+    def __init__(self, model, shift=0.0, dtype=np.float64, conditional_shift=0.0, reverse_batched=False, zero=None):
+        super().__init__(model)
+        self.shift, self.dtype, self.conditional_shift, self.reverse_batched, self.zero = shift, dtype, conditional_shift, reverse_batched, zero
+
+    def log_conditional(self, prefix):
+        return (super().log_conditional(prefix) + self.conditional_shift).astype(self.dtype if self.reverse_batched else np.float64)
+
+    def next_token_logprobs(self, contexts):
+        rows = super().next_token_logprobs(contexts) + self.conditional_shift
+        return rows[:, ::-1] if self.reverse_batched else rows
+
+    def log_prob(self, sequences):
+        out = super().log_prob(sequences) + self.shift + self.horizon * self.conditional_shift
+        if self.zero is not None:
+            out[[tuple(y) for y in np.asarray(sequences).tolist()].index(self.zero)] = -np.inf
+        return out.astype(self.dtype)
+
+
+def test_factorization_messages_tolerance_and_zero_probability_prefixes():
+    """Messages read from their start; ``atol`` reaches the normalisation check and an error of exactly
+    ``atol`` passes; ``-inf`` matches only ``-inf``; a zero-probability prefix skips that sequence only;
+    no numpy warning on ``-inf`` log-probabilities."""
+    import warnings
+
+    base = exact.TabularAR.random(3, 2, seed=1)
+    model = _Edited(base, shift=-0.1, dtype=np.float32)
+    direct, chained = np.float32(base.log_prob(np.array([[0, 0]]))[0] - 0.1), base.log_prob(np.array([[0, 0]]))[0]
+    with pytest.raises(AssertionError) as info:
+        kit.assert_autoregressive_factorization(model)
+    assert str(info.value) == (
+        f"chain rule fails on 9 of 9 sequences; e.g. y = [0, 0]: log_prob = {np.float64(direct)!r} "
+        f"but Σ_t log π(y_t | y_<t) = {np.float64(chained)!r} (atol 1e-10)"
+    )
+    shifted = _Edited(base, shift=-0.1)
+    error = np.max(np.abs(shifted.log_prob(_cells((3, 3))) - base.log_prob(_cells((3, 3)))))
+    kit.assert_autoregressive_factorization(shifted, atol=error)  # exactly atol: passes
+    with pytest.raises(AssertionError, match=r"^chain rule fails on 1 of 9 sequences; e.g. y = \[1, 2\]: log_prob = np\.float64\(-inf\) but"):
+        kit.assert_autoregressive_factorization(_Edited(base, zero=(1, 2)))
+    with pytest.raises(AssertionError, match=r"^log_conditional\(\[\]\) is not normalised: sum "):
+        kit.assert_autoregressive_factorization(_Edited(base, conditional_shift=0.1))
+    kit.assert_autoregressive_factorization(_Edited(base, conditional_shift=1e-8), atol=1e-6)
+    reversed_rows = _Edited(base, reverse_batched=True, dtype=np.float32)  # float32 values, printed as float64
+    log_cond = base.log_conditional(())
+    with pytest.raises(AssertionError) as info:
+        kit.assert_autoregressive_factorization(reversed_rows, atol=1e-6)  # float32 sums to 1 within 2e-8
+    assert str(info.value) == (
+        f"next_token_logprobs([[]]) = {log_cond[::-1]} disagrees with log_conditional = "
+        f"{log_cond.astype(np.float32).astype(np.float64)}"
+    )
+    joint = np.full((2, 2, 2), 0.125)
+    joint[0, 0] = 0.0  # π(y_1:2 = 00) = 0: no conditional at that prefix
+    zeros = exact.TabularAR.from_joint(joint / joint.sum())
+    with pytest.raises(AssertionError, match=r"^chain rule fails on 6 of 8 sequences; e.g. y = \[0, 1, 0\]"):
+        kit.assert_autoregressive_factorization(_Edited(zeros, shift=-0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kit.assert_autoregressive_factorization(zeros)
+        kit.assert_autoregressive_factorization(exact.pivotal_example())
+        kit.temperature_target(exact.TabularAR.from_joint(np.array([[0.0, 0.0], [0.5, 0.5]])), 2.0)
+
+
+def _cells(shape):
+    return np.array(list(np.ndindex(*shape)), dtype=np.int64)
+
+
+def _draws(counts):
+    """Each sequence of the grid ``counts.shape`` repeated ``counts[sequence]`` times, in grid order."""
+    counts = np.asarray(counts)
+    return np.repeat(_cells(counts.shape), counts.reshape(-1), axis=0)
+
+
+_POOLED_TARGET = np.array([[30, 30, 20, 20], [10, 10, 10, 10], [2, 0.5, 40, 17.5]]) / 200  # n = 200: E = weights
+_POOLED_DRAWS = _draws([[40, 22, 20, 20], [12, 8, 10, 3], [0, 3, 40, 22]])  # E of 0.5, 2 and 10 pooled
+_WORST_CELLS = (
+    "  worst cells:\n"
+    "    sequence              observed   expected  (O-E)/√E\n"
+    "    (2, 1)                       3        0.5     +3.54\n"  # (3 - 0.5) / √0.5
+    "    (1, 3)                       3       10.0     -2.21\n"
+    "    (0, 0)                      40       30.0     +1.83\n"
+    "    (0, 1)                      22       30.0     -1.46\n"
+    "    (2, 0)                       0        2.0     -1.41"
+)
+
+
+def test_draws_match_message_in_full_levels_and_defaults():
+    """The failure message in full (Pearson and G, pooled or not, the ``show = 5`` worst cells by
+    ``|O - E| / √E``, ties in cell order); ``alpha_level`` in (0, 1) and ``p = alpha_level`` passes;
+    the target's 1e-9 tolerance and message; ``min_expected`` is passed on."""
+    import warnings
+
+    for method, statistic in (("pearson", "chi-square = 12.42 on 9 dof, p = 0.19"), ("g", "G = 14.11 on 9 dof, p = 0.118")):
+        with pytest.raises(AssertionError) as info:
+            kit.assert_draws_match(_POOLED_DRAWS, _POOLED_TARGET, alpha_level=0.5, method=method)
+        assert str(info.value) == (
+            f"sampler does not match the target: {statistic} < alpha_level = 0.5 (n = 200, 10 cells, 3 small ones pooled).\n"
+            + _WORST_CELLS
+        )
+    ties = _draws(np.reshape([5, 5, 6, 7, 3, 3, 7, 7, 4, 4, 7, 5, 4, 7, 4, 5, 6, 5, 3, 3], (4, 5)))  # |O - E| = 2 eight times
+    with pytest.raises(AssertionError) as info:
+        kit.assert_draws_match(ties, np.full((4, 5), 0.05), alpha_level=0.99, name="server")
+    assert str(info.value) == (
+        "server does not match the target: chi-square = 8.40 on 19 dof, p = 0.982 < alpha_level = 0.99 (n = 100, 20 cells).\n"
+        "  worst cells:\n"
+        "    sequence              observed   expected  (O-E)/√E\n"
+        "    (0, 3)                       7        5.0     +0.89\n"
+        "    (0, 4)                       3        5.0     -0.89\n"
+        "    (1, 0)                       3        5.0     -0.89\n"
+        "    (1, 1)                       7        5.0     +0.89\n"
+        "    (1, 2)                       7        5.0     +0.89"
+    )
+    p_value = kit.goodness_of_fit(_POOLED_DRAWS, _POOLED_TARGET).p_value
+    assert kit.assert_draws_match(_POOLED_DRAWS, _POOLED_TARGET, alpha_level=p_value).p_value == p_value  # p < level fails
+    for level in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"^alpha_level must lie in \(0, 1\), got {level}$"):
+            kit.assert_draws_match(_POOLED_DRAWS, _POOLED_TARGET, alpha_level=level)
+    with pytest.raises(AssertionError, match=r"^target is not normalised: sum "):
+        kit.assert_draws_match(_POOLED_DRAWS, 1.001 * _POOLED_TARGET)
+    nearly = _POOLED_TARGET.copy()
+    nearly[0, 0] += 5e-10  # within 1e-9
+    assert kit.assert_draws_match(_POOLED_DRAWS, nearly, alpha_level=1e-6).n_pooled == 3
+    assert kit.assert_draws_match(_POOLED_DRAWS, _POOLED_TARGET, alpha_level=1e-6, min_expected=0.0).n_pooled == 0
+    model = exact.pivotal_example()  # π_2(aa) = 0: a cell of expected count 0, never drawn
+    with warnings.catch_warnings(), pytest.raises(AssertionError, match="does not match"):
+        warnings.simplefilter("error")
+        kit.assert_draws_match(_draws([[0, 400], [300, 300]]), kit.power_target(model, 2.0))
+
+
+class _Constant:
+    """A sampler without ``__name__`` (a callable instance) that always returns ``draws``."""
+
+    def __init__(self, draws):
+        self.draws = np.asarray(draws)
+
+    def __call__(self, model, n, rng):
+        return self.draws[:n]
+
+
+def test_sampler_matches_names_checks_n_and_shows_the_worst_cells():
+    """``n`` a positive integer (messages from their start); a sampler without ``__name__`` is named by
+    its type; ``show`` (5 by default) is passed on; negative token ids are a failure, not an error."""
+    model = exact.TabularAR.from_joint(_POOLED_TARGET)
+    rng = np.random.default_rng(0)
+    sampler = _Constant(_POOLED_DRAWS)
+    for n in (1.5, True, 0, -2):
+        with pytest.raises(ValueError, match=rf"^n must be a positive integer, got {n!r}$"):
+            kit.assert_sampler_matches(sampler, model, _POOLED_TARGET, n, rng)
+    with pytest.raises(AssertionError) as info:
+        kit.assert_sampler_matches(sampler, model, _POOLED_TARGET, 200, rng, alpha_level=0.5)
+    assert str(info.value).startswith("sampler '_Constant' does not match the target: chi-square = 12.42 on 9 dof")
+    assert str(info.value).endswith(_WORST_CELLS)
+    with pytest.raises(AssertionError) as info:
+        kit.assert_sampler_matches(sampler, model, _POOLED_TARGET, 200, rng, alpha_level=0.5, show=7)
+    assert len(str(info.value).splitlines()) == 3 + 7
+    point_mass = np.zeros((3, 4), dtype=bool)
+    point_mass[2, 2] = True  # an indicator array is a target too
+    assert kit.assert_sampler_matches(_Constant([[2, 2]] * 3), model, point_mass, 3, rng).n_cells == 1
+    negative = lambda m, n, r: np.full((n, 2), -1)  # noqa: E731
+    with pytest.raises(AssertionError, match=r"^the sampler returned token ids out of range for vocabulary sizes \(3, 4\)$"):
+        kit.assert_sampler_matches(negative, model, _POOLED_TARGET, 5, rng)
