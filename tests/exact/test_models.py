@@ -249,3 +249,10 @@ def test_ancestral_sampling_normalises_far_below_zero_levels():
     model = exact.TabularAR.from_joint(np.array([0.6, 0.4]))
     draws = exact.sample_power(model, 1000.0, 50, np.random.default_rng(0))
     assert np.array_equal(draws, np.zeros((50, 1), dtype=np.int64))
+
+
+@pytest.mark.parametrize("model", [exact.TabularAR.random((2, 3), seed=0), exact.MarkovAR.random(3, 4, seed=0)], ids=repr)
+def test_zero_draws_are_an_empty_batch(model):
+    """``sample(0, rng)`` is allowed (``n`` is a non-negative count): an empty ``(0, T)`` int64 array."""
+    draws = model.sample(0, np.random.default_rng(0))
+    assert draws.shape == (0, model.horizon) and draws.dtype == np.int64
