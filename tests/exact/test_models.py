@@ -141,6 +141,9 @@ _P2 = np.array([0.5, 0.5])
     [
         (lambda: exact.TabularAR(np.array(["a", "b"])), r"^the log joint must be an array of real numbers"),
         (lambda: exact.TabularAR(np.array([0.0, np.nan])), r"^the log joint has NaN or \+inf entries$"),
+        (lambda: exact.TabularAR(np.array([0.0, np.inf])), r"^the log joint has NaN or \+inf entries$"),
+        (lambda: exact.TabularAR.random(2, 2).log_prefix_marginals(True), r"^prefix length must be an integer in \[0, 2\], got True$"),
+        (lambda: exact.TabularAR.random(2, 2).log_prefix_marginals(1.0), r"^prefix length must be an integer in \[0, 2\], got 1.0$"),
         (lambda: exact.TabularAR.from_joint(np.array(["a", "b"])), r"^the joint must be an array of real numbers"),
         (lambda: exact.TabularAR.from_joint(np.array([np.nan, 1.0])), r"^the joint has NaN or infinite entries$"),
         (lambda: exact.TabularAR.random(2, 2, concentration=0.0), r"^concentration must be > 0, got 0.0$"),
@@ -337,3 +340,13 @@ def test_conditional_tables_put_undefined_under_zero_mass_prefixes():
         np.testing.assert_allclose(first, [0.0, -np.inf], rtol=0, atol=1e-15)
         np.testing.assert_allclose(second[0], np.log([0.5, 0.5]), rtol=1e-15)
         assert np.array_equal(second[1], [undefined, undefined])
+
+
+def test_normalisation_tolerance_is_inclusive():
+    """A joint may sum to ``1 ± NORMALIZATION_TOL`` inclusive: ``log π = log1p(1e-9)`` (``expm1`` of it is exactly
+    ``1e-9``) is accepted, the next float above is refused."""
+    edge = math.log1p(exact.models.NORMALIZATION_TOL)
+    assert np.expm1(edge) == exact.models.NORMALIZATION_TOL
+    assert exact.TabularAR(np.array([edge])).vocab_sizes == (1,)
+    with pytest.raises(ValueError, match=r"^the joint must sum to 1 within 1e-09; it sums to 1.000000001"):
+        exact.TabularAR(np.array([np.nextafter(edge, 1.0)]))
