@@ -329,10 +329,6 @@ class TabularAR(_ModelBase):
             self._power_cache[alpha] = levels
         return levels
 
-    def _power_levels(self, alpha: float) -> tuple[np.ndarray, ...]:
-        """All ``T + 1`` tables ``log π̃_{α,t}``, ``t = 0 .. T`` (the last one, ``α log π``, built on demand)."""
-        return self._power_top_levels(alpha) + (self._power_leaves(alpha),)
-
     def _power_leaves(self, alpha: float) -> np.ndarray:
         leaves = check_alpha(alpha) * self._logp
         leaves.setflags(write=False)

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from scipy import stats
 
 import bruteforce as bf
 import exact
-from exact._tables import prefix_marginal_tables
+from exact._tables import conditional_tables, prefix_levels, prefix_marginal_tables
 from exact.testing import strategies as sx
 
 
@@ -140,6 +141,9 @@ _P2 = np.array([0.5, 0.5])
     [
         (lambda: exact.TabularAR(np.array(["a", "b"])), r"^the log joint must be an array of real numbers"),
         (lambda: exact.TabularAR(np.array([0.0, np.nan])), r"^the log joint has NaN or \+inf entries$"),
+        (lambda: exact.TabularAR(np.array([0.0, np.inf])), r"^the log joint has NaN or \+inf entries$"),
+        (lambda: exact.TabularAR.random(2, 2).log_prefix_marginals(True), r"^prefix length must be an integer in \[0, 2\], got True$"),
+        (lambda: exact.TabularAR.random(2, 2).log_prefix_marginals(1.0), r"^prefix length must be an integer in \[0, 2\], got 1.0$"),
         (lambda: exact.TabularAR.from_joint(np.array(["a", "b"])), r"^the joint must be an array of real numbers"),
         (lambda: exact.TabularAR.from_joint(np.array([np.nan, 1.0])), r"^the joint has NaN or infinite entries$"),
         (lambda: exact.TabularAR.random(2, 2, concentration=0.0), r"^concentration must be > 0, got 0.0$"),
@@ -249,3 +253,100 @@ def test_ancestral_sampling_normalises_far_below_zero_levels():
     model = exact.TabularAR.from_joint(np.array([0.6, 0.4]))
     draws = exact.sample_power(model, 1000.0, 50, np.random.default_rng(0))
     assert np.array_equal(draws, np.zeros((50, 1), dtype=np.int64))
+
+
+@pytest.mark.parametrize("model", [exact.TabularAR.random((2, 3), seed=0), exact.MarkovAR.random(3, 4, seed=0)], ids=repr)
+def test_zero_draws_are_an_empty_batch(model):
+    """``sample(0, rng)`` is allowed (``n`` is a non-negative count): an empty ``(0, T)`` int64 array."""
+    draws = model.sample(0, np.random.default_rng(0))
+    assert draws.shape == (0, model.horizon) and draws.dtype == np.int64
+
+
+_ZERO_PREFIX_MESSAGE = r"^prefix \[1, 1\] has probability zero under the model; its conditional is undefined$"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        exact.TabularAR.from_joint(np.array([[[0.125, 0.125], [0.125, 0.125]], [[0.5, 0.0], [0.0, 0.0]]])),
+        exact.MarkovAR(np.array([0.5, 0.5]), np.array([[0.5, 0.5], [1.0, 0.0]]), 3),
+    ],
+    ids=repr,
+)
+def test_conditionals_under_a_zero_probability_prefix_are_refused(model):
+    """``π(y_1 = 1, y_2 = 1) = 0``: the conditional and the power suffix masses after that prefix are undefined,
+    so both methods refuse it (rather than returning a row of ``-inf``); the possible prefix ``[1, 0]`` is answered."""
+    assert model.log_prefix_marginals(2)[1, 1] == -np.inf and model.log_prefix_marginals(2)[1, 0] > -np.inf
+    for call in (lambda p: model.log_conditional(p), lambda p: model.log_power_suffix_mass(p, 2.0)):
+        with pytest.raises(ValueError, match=_ZERO_PREFIX_MESSAGE):
+            call([1, 1])
+        assert call([1, 0]).shape == (2,)
+
+
+def test_zero_probabilities_raise_no_warning():
+    """Zeros are ordinary input (``log 0 = -inf``): no RuntimeWarning from ``from_joint``, the MarkovAR constructor,
+    or the suffix recursion when a row's linear-space sum underflows to 0.  The chain ``P = [[1, 0, 0], [0, ½, ½],
+    [0, ½, ½]]`` has ``β_k(0) = 0`` and ``β_k(1) = β_k(2) = k (1 − α) log 2``; at α = 2000 the terms
+    ``e^{β_1(1)}`` underflow, so rows 1 and 2 sum to 0 in linear space and are redone in log space."""
+    P = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.0, 0.5, 0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = exact.TabularAR.from_joint(np.array([[0.5, 0.0], [0.25, 0.25]]))
+        markov = exact.MarkovAR(np.array([0.5, 0.25, 0.25]), P, 4)
+        beta = markov.log_suffix_masses(2000.0)
+    assert model.log_joint()[0, 1] == -np.inf and markov.log_transition[0, 1] == -np.inf
+    expected = np.array([[0.0, k * (1 - 2000.0) * math.log(2), k * (1 - 2000.0) * math.log(2)] for k in range(4)])
+    np.testing.assert_allclose(beta, expected, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: m.log_prob(np.array([[0, -1]])), r"^token ids out of range for per-step vocabulary sizes \(2, 2\)$"),
+        (lambda m: m.log_prob(np.array([[2, 0]])), r"^token ids out of range for per-step vocabulary sizes \(2, 2\)$"),
+        (lambda m: m.next_token_logprobs(np.array([0, 1])), r"^contexts must be a 2-D \(batch, length\) array, got shape \(2,\)$"),
+    ],
+)
+def test_bad_sequences_and_contexts_are_refused(call, message):
+    """Token ids below 0 are refused like those past ``V_t`` (numpy would wrap ``-1`` to the last token), and a 1-D
+    batch of contexts is refused with its shape; both models share these checks."""
+    for model in (exact.TabularAR.random(2, 2, seed=0), exact.MarkovAR.random(2, 2, seed=0)):
+        with pytest.raises(ValueError, match=message):
+            call(model)
+
+
+def test_power_tables_are_read_only():
+    """Every table a model hands out (TabularAR's ``log_prefix_totals``, cached for ``t < T`` and built on demand for
+    ``t = T``; MarkovAR's ``log_initial``, ``log_transition`` and cached ``β``) is read-only, so a caller cannot
+    corrupt what later queries read."""
+    model = exact.TabularAR.random(2, 3, seed=0)
+    markov = exact.MarkovAR.random(2, 3, seed=0)
+    for _ in range(2):  # the first call fills the caches, the second reads them
+        tables = [model.log_prefix_totals(2.0, t) for t in range(1, model.horizon + 1)]
+        tables += [markov.log_initial, markov.log_transition, markov.log_suffix_masses(2.0)]
+        for table in tables:
+            assert not table.flags.writeable
+            with pytest.raises(ValueError, match="read-only"):
+                table[...] = 0.0
+    np.testing.assert_allclose(model.log_prefix_totals(2.0, 1), exact.logsumexp(2.0 * model.log_joint().reshape(2, -1), axis=-1), rtol=1e-13)
+
+
+def test_conditional_tables_put_undefined_under_zero_mass_prefixes():
+    """``L_t − L_{t−1}`` row by row; a row under a prefix of zero mass is the given ``undefined`` (``-inf`` by default)."""
+    levels = prefix_levels(np.array([[math.log(0.5), math.log(0.5)], [-np.inf, -np.inf]]))  # prefix y_1 = 1 has mass 0
+    for undefined in (-np.inf, 0.0, 7.0):
+        kwargs = {} if undefined == -np.inf else {"undefined": undefined}
+        first, second = conditional_tables(levels, **kwargs)
+        np.testing.assert_allclose(first, [0.0, -np.inf], rtol=0, atol=1e-15)
+        np.testing.assert_allclose(second[0], np.log([0.5, 0.5]), rtol=1e-15)
+        assert np.array_equal(second[1], [undefined, undefined])
+
+
+def test_normalisation_tolerance_is_inclusive():
+    """A joint may sum to ``1 ± NORMALIZATION_TOL`` inclusive: ``log π = log1p(1e-9)`` (``expm1`` of it is exactly
+    ``1e-9``) is accepted, the next float above is refused."""
+    edge = math.log1p(exact.models.NORMALIZATION_TOL)
+    assert np.expm1(edge) == exact.models.NORMALIZATION_TOL
+    assert exact.TabularAR(np.array([edge])).vocab_sizes == (1,)
+    with pytest.raises(ValueError, match=r"^the joint must sum to 1 within 1e-09; it sums to 1.000000001"):
+        exact.TabularAR(np.array([np.nextafter(edge, 1.0)]))
