@@ -623,6 +623,9 @@ def test_proposal_tables_accept_any_real_dtype_and_an_inclusive_tolerance():
     dense = model.log_joint()
     steps = list(proposal_log_conditionals(model, 1.0, "base"))
     want = proposal_log_conditionals(model, 1.0, dense)
+    for t in range(model.horizon):  # π's own conditionals, prefix by prefix
+        for prefix in itertools.product(*[range(v) for v in model.vocab_sizes[:t]]):
+            np.testing.assert_allclose(np.exp(want[t][prefix]), model.conditional(prefix), atol=1e-14, rtol=0)
     for form in (dense.astype(object), [table.astype(object) for table in steps]):
         got = proposal_log_conditionals(model, 1.0, form)
         for a, b in zip(got, want):
