@@ -599,7 +599,7 @@ def test_proposal_tables_are_read_only_and_absorbing_after_every_eos():
     # every row after EOS is the point mass on EOS, also under prefixes of probability 0 (π(y_1 = EOS) = 0 here)
     eos = 1
     model = exact.TabularAR.from_conditionals(
-        [np.log([0.6, 0.0, 0.4]), np.log(np.full((3, 3), 1 / 3)), np.log(np.full((3, 3, 3), 1 / 3))], eos_token_id=eos)
+        [np.array([math.log(0.6), -np.inf, math.log(0.4)]), np.log(np.full((3, 3), 1 / 3)), np.log(np.full((3, 3, 3), 1 / 3))], eos_token_id=eos)
     forms = {name: proposal_log_conditionals(model, 2.0, name) for name in SMC_NAMES}
     forms["top-2"] = truncated_proposal(model, 2.0, top_k=2)
     forms["dense"] = proposal_log_conditionals(model, 2.0, model.log_joint())
