@@ -600,7 +600,7 @@ def test_proposal_tables_are_read_only_and_absorbing_after_every_eos():
     eos = 1
     model = exact.TabularAR.from_conditionals(
         [np.array([math.log(0.6), -np.inf, math.log(0.4)]), np.log(np.full((3, 3), 1 / 3)), np.log(np.full((3, 3, 3), 1 / 3))], eos_token_id=eos)
-    forms = {name: proposal_log_conditionals(model, 2.0, name) for name in SMC_NAMES}
+    forms = {name: proposal_log_conditionals(model, 2.0, name) for name in ("base", "temperature", "optimal")}
     forms["top-2"] = truncated_proposal(model, 2.0, top_k=2)
     forms["dense"] = proposal_log_conditionals(model, 2.0, model.log_joint())
     point_mass = np.where(np.arange(3) == eos, 0.0, -np.inf)
@@ -612,9 +612,6 @@ def test_proposal_tables_are_read_only_and_absorbing_after_every_eos():
             assert not table.flags.writeable, name
             with pytest.raises(ValueError, match="read-only"):
                 table[...] = 0.0
-
-
-SMC_NAMES = ("base", "temperature", "optimal")
 
 
 def test_proposal_tables_accept_any_real_dtype_and_an_inclusive_tolerance():
