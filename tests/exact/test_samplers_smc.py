@@ -672,3 +672,30 @@ def test_sir_output_distribution_is_an_exact_normalised_law():
     assert dist.exact is True
     np.testing.assert_array_equal(dist.standard_errors, np.zeros(model.vocab_sizes))
     assert abs(math.fsum(dist.probabilities.reshape(-1)) - 1.0) <= 1e-14
+
+
+def test_sir_refuses_proposals_off_the_support_of_pi_with_the_whole_message():
+    p = np.zeros((2, 2))
+    p[0, 0], p[1, 1] = 0.5, 0.5
+    model = exact.TabularAR.from_joint(p)
+    message = (r"^the proposal samples sequences with π\(y\) = 0 \(weight 0\): with probability > 0 all N weights vanish "
+               r"and SIR's output is undefined; use a proposal within π's support$")
+    with pytest.raises(ValueError, match=message):
+        sir_output_distribution(model, 2.0, 2, np.log(np.full((2, 2), 0.25)))
+
+
+@pytest.mark.parametrize("alpha", [300.0, pytest.param(1000.0, marks=pytest.mark.xfail(
+    strict=True, reason="library bug: Z_α ≈ 1e-301, the smallest normalised weight underflows to 0 and the law collapses "
+    "onto the best sequence (found in the mutation triage, session 6)"))])
+def test_sir_at_a_huge_exponent(alpha):
+    # brute force over the ordered N = 2 tuples in log space (base proposal: log w = (α - 1) log π):
+    # P(out = slot i) = w_i / (w_1 + w_2) = 1 / (1 + exp(lw_other - lw_i)); at α ≥ 300 this is [0.75, 0.12, 0.12, 0.01] to 1e-15
+    probs = {(0, 0): 0.5, (0, 1): 0.2, (1, 0): 0.2, (1, 1): 0.1}
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.2], [0.2, 0.1]]))
+    lw = {y: (alpha - 1.0) * math.log(v) for y, v in probs.items()}
+    want = np.zeros((2, 2))
+    for a, b in itertools.product(probs, repeat=2):
+        want[a] += probs[a] * probs[b] / (1.0 + math.exp(min(lw[b] - lw[a], 700.0)))  # slot 1 output
+        want[b] += probs[a] * probs[b] / (1.0 + math.exp(min(lw[a] - lw[b], 700.0)))  # slot 2 output
+    got = sir_output_distribution(model, alpha, 2).probabilities
+    np.testing.assert_allclose(got, want, atol=1e-10, rtol=0)
