@@ -15,7 +15,7 @@ The numerics the samplers share (inverse-CDF draws, ESS, systematic resampling, 
 jackknife) are :mod:`exact._numerics`; the table derivations :mod:`exact._tables`.
 """
 
-from ._common import SamplerDistribution, TableScorer, laplace_nodes, laplace_ratio_expectations, scorer
+from ._common import SamplerDistribution, TableScorer, laplace_log_nodes, laplace_nodes, laplace_ratio_expectations, scorer
 from .bon import *  # noqa: F401,F403
 from .bon import __all__ as _bon_all
 from .compare import *  # noqa: F401,F403
@@ -29,5 +29,5 @@ from .smc import __all__ as _smc_all
 from .temperature import *  # noqa: F401,F403
 from .temperature import __all__ as _temperature_all
 
-__all__ = ["SamplerDistribution", "TableScorer", "laplace_nodes", "laplace_ratio_expectations", "scorer", *_compare_all, *_mh_all, *_scalable_all, *_smc_all, *_temperature_all]
+__all__ = ["SamplerDistribution", "TableScorer", "laplace_log_nodes", "laplace_nodes", "laplace_ratio_expectations", "scorer", *_compare_all, *_mh_all, *_scalable_all, *_smc_all, *_temperature_all]
 __all__ += _bon_all

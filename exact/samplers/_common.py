@@ -83,10 +83,17 @@ def laplace_nodes(slowest_rate: float, step: float = LAPLACE_STEP) -> tuple[np.n
     (Trefethen & Weideman 2014, SIAM Review 56(3), Sec. 5).  The grid runs from
     ``s = 1e-18`` to ``s = 60/slowest_rate`` (``e^{-60}`` is below float64 resolution).
     """
-    low, high = np.log(1e-18), np.log(60.0) - np.log(max(slowest_rate, 1e-300))
-    u = np.arange(low, high + step, step)
-    s = np.exp(u)
+    s = np.exp(laplace_log_nodes(float(np.log(max(slowest_rate, 1e-300))), step))
     return s, step * s
+
+
+def laplace_log_nodes(log_slowest_rate: float, step: float = LAPLACE_STEP) -> np.ndarray:
+    """The nodes ``u_i = log s_i`` of :func:`laplace_nodes` for a rate given by its log (weights ``step·e^{u_i}``).
+
+    For rates below float64's range (a weight ``π(y)^α`` of ``e^{-2000}`` at a huge ``α``), where the
+    nodes ``s_i`` themselves overflow: the caller keeps ``u_i`` and works in log space.
+    """
+    return np.arange(np.log(1e-18), np.log(60.0) - log_slowest_rate + step, step)
 
 
 def laplace_ratio_expectations(

@@ -72,7 +72,7 @@ from .._validate import check_count, check_rng, check_unit_interval
 from ..eos import absorb_eos, completion_lengths
 from ..models import AutoregressiveModel
 from ..power import all_power_conditionals, log_power_joint
-from ._common import SamplerDistribution, laplace_nodes, scorer
+from ._common import LAPLACE_STEP, SamplerDistribution, laplace_log_nodes, scorer
 
 #: Proposal names understood by the importance samplers.
 SMC_PROPOSALS = ("base", "temperature", "optimal")
@@ -291,20 +291,36 @@ def sir_output_distribution(
     keep = np.isfinite(log_s)
     lq, lw = log_s[keep], log_w[keep]
     lw = lw - logsumexp(lq + lw)  # E_s[w] = 1: the integrand lives on u ~ 1
-    w = np.exp(lw)
-    # ∫_0^∞ e^{-u w(y)} φ(u)^{N-1} du by the trapezoid rule in log u (exact.samplers.laplace_nodes);
-    # the integrand decays at least like exp(-u (w(y) + (N-1) min w))
-    s, weights = laplace_nodes(float(w.min() * N))
-    log_phi = logsumexp(lq[None, :] - s[:, None] * w[None, :], axis=1)  # (points,)
-    integral = weights @ np.exp(-s[:, None] * w[None, :] + (N - 1) * log_phi[:, None])
+    # the integrand decays at least like exp(-u (w(y) + (N-1) min w)): the nodes reach u = 60 / (N min w)
+    nodes = laplace_log_nodes(float(np.min(lw) + np.log(N)))
     out = np.zeros(log_s.shape)
-    out[keep] = N * np.exp(lq + lw) * integral
+    out[keep] = np.exp(np.log(N) + lq + lw + _sir_log_integral(lq, lw, N, nodes))
     out = np.clip(out, 0.0, None)
     out /= out.sum()
     sizes = tuple(model.vocab_sizes)
     lengths = _table_lengths(model)
     cost = float(N * np.exp(lq) @ lengths[keep]) if lengths is not None else float(N * model.horizon)
     return SamplerDistribution(out.reshape(sizes), np.zeros(sizes), cost, True)
+
+
+def _sir_log_integral(lq: np.ndarray, lw: np.ndarray, N: int, nodes: np.ndarray) -> np.ndarray:
+    """``log ∫_0^∞ e^{-u w(y)} φ(u)^{N-1} du`` for every ``y`` (``φ(u) = Σ_z s(z) e^{-u w(z)}``), in log space.
+
+    Trapezoid rule in ``t = log u`` (:func:`~exact.samplers.laplace_log_nodes`).  Everything stays in
+    logs because at a huge ``α`` the smallest weights ``w`` are below float64's range (``e^{-745}``) and
+    the nodes ``u`` above it, yet those weights decide the output whenever no particle draws a heavy
+    sequence.  The nodes are taken in blocks so that memory stays ``O(2^22)`` however many there are.
+    """
+    out = np.full(lw.shape, -np.inf)
+    block = max(1, 2**22 // lw.size)
+    with np.errstate(over="ignore"):  # u·w(z) = inf past float64: e^{-u w} = 0, as it should
+        for start in range(0, nodes.size, block):
+            t = nodes[start:start + block, None]
+            rate = np.exp(t + lw[None, :])  # u·w(z), (points, sequences)
+            log_phi = logsumexp(lq[None, :] - rate, axis=1)[:, None] if N > 1 else 0.0
+            terms = t + np.log(LAPLACE_STEP) - rate + (N - 1) * log_phi
+            out = np.logaddexp(out, logsumexp(terms, axis=0))
+    return out
 
 
 def _table_lengths(model: AutoregressiveModel) -> np.ndarray | None:
