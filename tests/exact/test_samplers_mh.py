@@ -557,3 +557,17 @@ def test_power_infinity_ties_are_within_the_log_tolerance():
         got = mh_output_distribution(exact.TabularAR.from_joint(near / near.sum()), 4.0, block, 2, greedy=True)
         np.testing.assert_allclose(got.probabilities, tied, atol=1e-8, rtol=0)
         assert got.standard_errors.shape == tied.shape and not got.standard_errors.any()
+
+
+def test_power_infinity_law_has_no_negative_entry_when_the_rejected_mass_rounds_below_zero():
+    """One Power(∞) step on one token, α = β = 1, so ``q = π``: from ``y`` the chain moves to each strictly
+    likelier ``y'`` with probability ``q(y')``, so ``P_1(y) = q(y)(1 − Σ_{π(y') > π(y)} q(y')) + q(y) Σ_{π(x) < π(y)} q(x)``.
+    The least likely sequence (``π = 1e-20``) keeps ``1 − Σ_{y'≠y} q(y') = 1e-20`` of its mass in exact arithmetic; in
+    float64 that sum rounds to ``1 + 2⁻⁵²``, so the kernel's diagonal is ``−2.2e-16`` and only the final clip keeps the
+    law non-negative (closed form to 1e-15)."""
+    joint = np.array([1e-20, 0.1, 0.3, 0.6])
+    got = mh_output_distribution(exact.TabularAR.from_joint(joint), 1.0, 1, 1, greedy=True).probabilities
+    q = joint / joint.sum()
+    want = np.array([q[y] * (1 - q[q > q[y]].sum()) + q[y] * q[q < q[y]].sum() for y in range(4)])
+    assert (got >= 0).all(), got
+    np.testing.assert_allclose(got, want, atol=1e-15, rtol=0)
