@@ -17,9 +17,12 @@ from exact.samplers import TableScorer, laplace_nodes, laplace_ratio_expectation
 @pytest.mark.parametrize("rate", [1e-4, 0.3, 1.0, 7.0, 2e3])
 def test_laplace_nodes_integrate_exponentials(rate):
     """``Σ_i w_i e^{-c s_i} = ∫_0^∞ e^{-c s} ds = 1/c`` for every decay ``c ≥ rate`` the grid was built for
-    (slow decays need the grid to reach ``60/rate``; the mass near 0 needs it to start near 0)."""
+    (slow decays need the grid to reach ``60/rate``; the mass near 0 needs it to start near 0).  The grid is the
+    documented one: ``s_i = 1e-18 e^{i·step}`` up to the first node at or past ``60/rate``."""
     s, weights = laplace_nodes(rate)
     assert np.all(np.diff(s) > 0) and s[0] < 1e-17 and s[-1] >= 60.0 / rate
+    np.testing.assert_allclose(s, 1e-18 * np.exp(0.05 * np.arange(s.size)), rtol=1e-10)
+    assert s[-2] < 60.0 / rate  # no node beyond the first past 60/rate
     for c in (rate, 3.0 * rate, 1e3 * rate):
         assert weights @ np.exp(-c * s) == pytest.approx(1.0 / c, rel=1e-10)
 
