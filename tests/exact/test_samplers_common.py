@@ -117,3 +117,16 @@ def test_scorer_tabulates_only_small_models_with_tables():
     assert isinstance(scorer(small), TableScorer)
     for model in (_SizedModel((2,) * 21), _SizedModel((1024, 1025)), _SizedModel((2, 2), tables=False), object()):
         assert scorer(model) is model
+
+
+def test_laplace_ratio_expectations_compute_in_float64_whatever_the_input_dtype():
+    """float32 log-values (dyadic, so exact in either dtype) give the float64 answer: the values are rescaled and
+    exponentiated in float64, not in the input's precision (which would move the ratios by ~1e-8)."""
+    log_values = [np.array([0.0, 1.5, -2.25]), np.array([0.75])]
+    probs = [np.array([0.25, 0.5, 0.25]), np.array([1.0])]
+    log_probs = [np.log(p) for p in probs]
+    want = _brute_force_ratios([np.exp(v) for v in log_values], probs, [2, 1])
+    for dtype in (np.float16, np.float32):
+        got = laplace_ratio_expectations([v.astype(dtype) for v in log_values], log_probs, np.array([2, 1], dtype=np.int8))
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
