@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -198,3 +199,13 @@ def test_defaults_are_the_length_normalised_reward_and_zero_standard_errors():
         np.testing.assert_array_equal(best_of_n_rewards(model), model.log_joint() / lengths)
     got = best_of_n_output_distribution(model, 2)
     assert got.standard_errors.shape == got.probabilities.shape and not got.standard_errors.any()
+
+
+def test_float32_log_proposal_is_read_in_float64():
+    """Two outcomes, the second better: ``P(y_2) = 1 − (1 − q_2)^N`` with ``q_i = exp(log q_i)`` of the float32 inputs
+    taken exactly.  ``q_1 = e^{−1e-10}`` rounds to 1 in float32, which moves ``P(y_2)`` by ~4e-9 relatively."""
+    log_q = np.array([-1e-10, np.log(1e-10)], dtype=np.float32)
+    q2 = math.exp(float(log_q[1]))
+    for N in (1, 1000):
+        got = best_of_n_probabilities(log_q, np.array([0.0, 1.0]), N)
+        assert got[1] == pytest.approx(-math.expm1(N * math.log1p(-q2)), rel=1e-12, abs=0)

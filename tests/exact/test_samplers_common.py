@@ -17,9 +17,12 @@ from exact.samplers import TableScorer, laplace_nodes, laplace_ratio_expectation
 @pytest.mark.parametrize("rate", [1e-4, 0.3, 1.0, 7.0, 2e3])
 def test_laplace_nodes_integrate_exponentials(rate):
     """``Σ_i w_i e^{-c s_i} = ∫_0^∞ e^{-c s} ds = 1/c`` for every decay ``c ≥ rate`` the grid was built for
-    (slow decays need the grid to reach ``60/rate``; the mass near 0 needs it to start near 0)."""
+    (slow decays need the grid to reach ``60/rate``; the mass near 0 needs it to start near 0).  The grid is the
+    documented one: ``s_i = 1e-18 e^{i·step}`` up to the first node at or past ``60/rate``."""
     s, weights = laplace_nodes(rate)
     assert np.all(np.diff(s) > 0) and s[0] < 1e-17 and s[-1] >= 60.0 / rate
+    np.testing.assert_allclose(s, 1e-18 * np.exp(0.05 * np.arange(s.size)), rtol=1e-10)
+    assert s[-2] < 60.0 / rate  # no node beyond the first past 60/rate
     for c in (rate, 3.0 * rate, 1e3 * rate):
         assert weights @ np.exp(-c * s) == pytest.approx(1.0 / c, rel=1e-10)
 
@@ -114,3 +117,16 @@ def test_scorer_tabulates_only_small_models_with_tables():
     assert isinstance(scorer(small), TableScorer)
     for model in (_SizedModel((2,) * 21), _SizedModel((1024, 1025)), _SizedModel((2, 2), tables=False), object()):
         assert scorer(model) is model
+
+
+def test_laplace_ratio_expectations_compute_in_float64_whatever_the_input_dtype():
+    """float32 log-values (dyadic, so exact in either dtype) give the float64 answer: the values are rescaled and
+    exponentiated in float64, not in the input's precision (which would move the ratios by ~1e-8)."""
+    log_values = [np.array([0.0, 1.5, -2.25]), np.array([0.75])]
+    probs = [np.array([0.25, 0.5, 0.25]), np.array([1.0])]
+    log_probs = [np.log(p) for p in probs]
+    want = _brute_force_ratios([np.exp(v) for v in log_values], probs, [2, 1])
+    for dtype in (np.float16, np.float32):
+        got = laplace_ratio_expectations([v.astype(dtype) for v in log_values], log_probs, np.array([2, 1], dtype=np.int8))
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)

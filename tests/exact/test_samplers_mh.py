@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 import exact
+from exact._tables import prefix_marginal_tables, temperature_prefix_tables
+from exact.eos import completion_lengths
 from exact.samplers import chi_square_pvalue, mh_block_target, mh_expected_cost, mh_kernel, mh_output_distribution
+from exact.samplers.mh import mh_kernel_from_tables
 
 
 #: Chains per chi-square check of the llm sampler (the numpy copy ran 20 000; the Pearson criterion is unchanged).
@@ -557,3 +560,42 @@ def test_power_infinity_ties_are_within_the_log_tolerance():
         got = mh_output_distribution(exact.TabularAR.from_joint(near / near.sum()), 4.0, block, 2, greedy=True)
         np.testing.assert_allclose(got.probabilities, tied, atol=1e-8, rtol=0)
         assert got.standard_errors.shape == tied.shape and not got.standard_errors.any()
+
+
+def test_power_infinity_law_has_no_negative_entry_when_the_rejected_mass_rounds_below_zero():
+    """One Power(∞) step on one token, α = β = 1, so ``q = π``: from ``y`` the chain moves to each strictly
+    likelier ``y'`` with probability ``q(y')``, so ``P_1(y) = q(y)(1 − Σ_{π(y') > π(y)} q(y')) + q(y) Σ_{π(x) < π(y)} q(x)``.
+    The least likely sequence (``π = 1e-20``) keeps ``1 − Σ_{y'≠y} q(y') = 1e-20`` of its mass in exact arithmetic; in
+    float64 that sum rounds to ``1 + 2⁻⁵²``, so the kernel's diagonal is ``−2.2e-16`` and only the final clip keeps the
+    law non-negative (closed form to 1e-15)."""
+    joint = np.array([1e-20, 0.1, 0.3, 0.6])
+    got = mh_output_distribution(exact.TabularAR.from_joint(joint), 1.0, 1, 1, greedy=True).probabilities
+    q = joint / joint.sum()
+    want = np.array([q[y] * (1 - q[q > q[y]].sum()) + q[y] * q[q < q[y]].sum() for y in range(4)])
+    assert (got >= 0).all(), got
+    np.testing.assert_allclose(got, want, atol=1e-15, rtol=0)
+
+
+def test_a_huge_number_of_steps_still_gives_a_normalised_law():
+    """``N_MCMC = 10^12`` with ``B = T``: the law is ``π_α`` (the last block's target, full support) and sums to 1.
+    ``matrix_power`` takes 40 squarings, each doubling the relative rounding of the kernel's row sums, so
+    ``Σ P K^N`` drifts from 1 by ~1e-4 before the final division by the total; multiplying by it instead leaves
+    the law summing to ``1 - 2e-4``."""
+    model = exact.TabularAR.random((2, 3), seed=3)
+    got = mh_output_distribution(model, 2.0, 2, 10**12).probabilities
+    assert got.sum() == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(got, exact.power_joint(model, 2.0), atol=1e-12, rtol=0)
+
+
+def test_kernel_from_tables_defaults_are_the_mh_step_with_the_hastings_factor():
+    """``mh_kernel_from_tables`` called with tables and lengths only: ``greedy=False`` and ``hastings=True`` by default,
+    i.e. the explicit enumeration of one MH step with the factor ``|y|/|y'|`` (under EOS, where it matters)."""
+    model = exact.TabularAR.random(3, 3, seed=3, eos_token_id=2)
+    alpha, L = 2.5, 3
+    marginals = prefix_marginal_tables(model)
+    lengths = completion_lengths(np.moveaxis(np.indices(model.vocab_sizes[:L]), 0, -1), 2)
+    K = mh_kernel_from_tables(marginals[L], temperature_prefix_tables(marginals, alpha)[: L + 1], alpha, lengths=lengths)
+    want = _brute_kernel(model, alpha, L, alpha, False, True)
+    rows = ~np.isnan(want[:, 0])
+    assert rows.sum() >= 7
+    np.testing.assert_allclose(K[rows], want[rows], atol=1e-13, rtol=0)
