@@ -108,7 +108,7 @@ def laplace_ratio_expectations(
         ``E[S_a / Σ S] = ∫_0^∞ n_a ψ_a(s) φ_a(s)^{n_a - 1} Π_{b≠a} φ_b(s)^{n_b} ds``,
 
     a one-dimensional integral of an entire function (trapezoid rule in ``log s``,
-    :func:`laplace_nodes`) instead of an enumeration of every multiset of draws.
+    :func:`laplace_log_nodes`, in log space) instead of an enumeration of every multiset of draws.
     Returns shape ``(K,)``.
     """
     lv = [np.asarray(v, dtype=np.float64) for v in log_values]
@@ -121,20 +121,28 @@ def laplace_ratio_expectations(
     log_means = np.array([logsumexp(v + p) for v, p in zip(lv, lp)])
     shift = float(logsumexp(log_means + np.log(n)))
     width = max(v.size for v in lv)
-    vals = np.ones((len(lv), width))  # padded entries carry probability 0
+    log_vals = np.zeros((len(lv), width))  # padded entries carry probability 0
     logq = np.full((len(lv), width), -np.inf)
     for k, (v, p) in enumerate(zip(lv, lp)):
-        vals[k, : v.size] = np.exp(v - shift)
+        log_vals[k, : v.size] = v - shift
         logq[k, : p.size] = p
-    log_vals = np.log(vals)
-    slowest = float(np.dot(n, np.where(np.isfinite(logq), vals, np.inf).min(axis=1)))
-    s, weights = laplace_nodes(slowest)
-    tilted = logq[None, :, :] - s[:, None, None] * vals[None, :, :]  # (points, K, width)
-    log_phi = logsumexp(tilted, axis=-1)  # (points, K)
-    log_psi = logsumexp(tilted + log_vals[None], axis=-1)
-    log_common = log_phi @ n  # log Π_b φ_b^{n_b}
-    integrand = n[None, :] * np.exp(log_psi - log_phi + log_common[:, None])
-    return weights @ integrand
+    # the integrand decays at least like exp(-s Σ_b n_b min W_b); everything stays in logs because at a
+    # huge α the smallest values are below float64's range (e^-745) and the last nodes above it
+    log_slowest = float(logsumexp(np.log(n) + np.where(np.isfinite(logq), log_vals, np.inf).min(axis=1)))
+    nodes = laplace_log_nodes(log_slowest)
+    out = np.full(len(lv), -np.inf)
+    block = max(1, 2**22 // log_vals.size)
+    with np.errstate(over="ignore"):  # s·W = inf past float64: e^{-s W} = 0, as it should
+        for start in range(0, nodes.size, block):
+            t = nodes[start:start + block, None, None]
+            tilted = logq[None] - np.exp(t + log_vals[None])  # (points, K, width)
+            log_phi = logsumexp(tilted, axis=-1)  # (points, K)
+            log_psi = logsumexp(tilted + log_vals[None], axis=-1)
+            log_common = log_phi @ n  # log Π_b φ_b^{n_b}; -inf where some φ_b = 0 (then the integrand is 0)
+            alive = np.isfinite(log_common)[:, None]
+            terms = np.where(alive, log_psi - np.where(alive, log_phi, 0.0) + log_common[:, None], -np.inf)
+            out = np.logaddexp(out, logsumexp(t[:, :, 0] + np.log(LAPLACE_STEP) + terms, axis=0))
+    return n * np.exp(out)
 
 
 __all__ = ["SamplerDistribution", "TableScorer", "scorer", "laplace_nodes", "laplace_ratio_expectations"]

@@ -82,6 +82,25 @@ def test_laplace_ratio_expectations_with_a_huge_rare_value():
     np.testing.assert_allclose(laplace_ratio_expectations(log_values, log_probs, [1, 1]), [0.5, 0.5], rtol=0, atol=1e-12)
 
 
+def test_laplace_ratio_expectations_with_values_below_float64s_range():
+    """At a huge α the values ``π^{α-1}`` span ``e^{-2000}``: they underflow when exponentiated, yet the smaller
+    ones decide the ratio whenever no draw hits a large one (here P = 1/4 for ``W_1``).  Brute force in log space."""
+    log_values = [np.array([0.0, -2000.0]), np.array([-2000.0, -2001.0])]
+    probs = [np.array([0.5, 0.5]), np.array([0.25, 0.75])]
+    counts = [2, 1]
+    slots = [b for b, n in enumerate(counts) for _ in range(n)]
+    want = np.zeros(2)
+    for draw in itertools.product(*[range(2) for _ in slots]):
+        prob = np.prod([probs[b][j] for b, j in zip(slots, draw)])
+        logs = np.array([log_values[b][j] for b, j in zip(slots, draw)])
+        total = np.logaddexp.reduce(logs)
+        for b in range(2):
+            want[b] += prob * np.exp(np.logaddexp.reduce(logs[np.array(slots) == b]) - total)
+    got = laplace_ratio_expectations(log_values, [np.log(p) for p in probs], counts)
+    assert 0.01 < want[1] < 0.99  # both classes matter: a collapse onto the large values would show
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
 def test_table_scorer_matches_the_model():
     """Every batch of prefixes: the model's ``next_token_logprobs``, shape ``(n, V_{t+1})``; all ``-inf`` after an
     impossible prefix (where the model itself raises)."""

@@ -481,3 +481,16 @@ def test_eos_cost_with_step_dependent_vocabularies():
         want, cost = brute_force_output_eos(model, 2.0, top_k, M, jackknife, horizon)
         np.testing.assert_allclose(got.probabilities, want, atol=1e-10, rtol=0)
         assert got.expected_cost == pytest.approx(cost, rel=1e-10)
+
+
+def test_output_law_at_a_huge_exponent_is_its_limit():
+    """On ``π = (.5, .2, .2, .1)`` the law is flat in α from α ≈ 50 on to 1e-15 (every estimate's ratios are
+    decided by the same rollouts), so α = 1000 and 1e4, whose rollout weights ``π^{α-1}`` are below float64's
+    range, must give the α = 300 law: they collapsed onto the best sequence when the weights were exponentiated."""
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.2], [0.2, 0.1]]))
+    for jackknife in (False, True):
+        reference = scalable_output_distribution(model, 300.0, 2, 4, jackknife).probabilities
+        assert reference[1, 0] > 1e-3
+        for alpha in (1000.0, 1e4):
+            got = scalable_output_distribution(model, alpha, 2, 4, jackknife).probabilities
+            np.testing.assert_allclose(got, reference, rtol=0, atol=1e-12)
