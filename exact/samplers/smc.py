@@ -68,7 +68,7 @@ import numpy as np
 from .._logspace import check_alpha, log_normalize, logsumexp
 from .._numerics import effective_sample_size, inverse_cdf, systematic_resample
 from .._tables import conditional_tables, cumulate, prefix_levels, prefix_marginal_tables, temperature_prefix_tables
-from .._validate import check_count, check_rng, check_unit_interval
+from .._validate import check_count, check_rng, check_unit_interval, real_array
 from ..eos import absorb_eos, completion_lengths
 from ..models import AutoregressiveModel
 from ..power import all_power_conditionals, log_power_joint
@@ -124,7 +124,7 @@ def proposal_log_conditionals(model: AutoregressiveModel, alpha: float, proposal
             conditionals = [log_normalize(alpha * table) for table in conditionals]
         return _absorbing(model, conditionals)
     if isinstance(proposal, np.ndarray):
-        log_q = np.asarray(proposal, dtype=np.float64)
+        log_q = real_array(proposal, "the proposal table")
         if log_q.shape != sizes:
             raise ValueError(f"a dense proposal table must have shape vocab_sizes = {sizes}, got {log_q.shape}")
         _check_log_values(log_q, "the proposal table")
@@ -142,7 +142,7 @@ def proposal_log_conditionals(model: AutoregressiveModel, alpha: float, proposal
     tables = []
     reach = np.zeros(())  # log q(y_{<t}) of every prefix
     for t, entry in enumerate(proposal):
-        table = np.asarray(entry, dtype=np.float64)
+        table = real_array(entry, f"proposal table {t}")
         if table.shape != sizes[: t + 1]:
             raise ValueError(f"proposal table {t} must have shape {sizes[: t + 1]}, got {table.shape}")
         _check_log_values(table, f"proposal table {t}")
@@ -191,7 +191,7 @@ def truncate_log_probs(log_probs: np.ndarray, top_k: int | None = None, top_p: f
     (temperature, top-k, top-p).  All ``-inf`` rows stay all ``-inf``.
     """
     top_k, top_p = _check_top_k(top_k), _check_top_p(top_p)
-    out = log_normalize(np.array(log_probs, dtype=np.float64))
+    out = log_normalize(real_array(log_probs, "log_probs"))
     width = out.shape[-1]
     if top_k is not None and top_k < width:
         kth = -np.sort(-out, axis=-1)[..., top_k - 1 : top_k]

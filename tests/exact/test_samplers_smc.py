@@ -698,3 +698,17 @@ def test_sir_at_a_huge_exponent(alpha):
         want[b] += probs[a] * probs[b] / (1.0 + math.exp(min(lw[a] - lw[b], 700.0)))  # slot 2 output
     got = sir_output_distribution(model, alpha, 2).probabilities
     np.testing.assert_allclose(got, want, atol=1e-10, rtol=0)
+
+
+def test_boolean_and_string_log_probs_are_refused_not_cast():
+    """``True`` is not a log-probability of 1.0 and ``"0.5"`` is not a number: truncation and proposal tables
+    refuse them by name (numpy would cast both silently)."""
+    model = exact.TabularAR.from_joint(np.array([[0.5, 0.2], [0.2, 0.1]]))
+    with pytest.raises(ValueError, match=r"^log_probs must be an array of real numbers"):
+        exact.truncate_log_probs(np.array([True, False]), top_k=1)
+    with pytest.raises(ValueError, match=r"^log_probs must be an array of real numbers"):
+        exact.truncate_log_probs(["0.5", "0.5"])
+    with pytest.raises(ValueError, match=r"^the proposal table must be an array of real numbers"):
+        sir_output_distribution(model, 2.0, 2, np.zeros((2, 2), dtype=bool))
+    with pytest.raises(ValueError, match=r"^proposal table 0 must be an array of real numbers"):
+        sir_output_distribution(model, 2.0, 2, [np.array(["-0.7", "-0.7"]), np.log(np.full((2, 2), 0.5))])
