@@ -127,7 +127,8 @@ def laplace_ratio_expectations(
         log_vals[k, : v.size] = v - shift
         logq[k, : p.size] = p
     # the integrand decays at least like exp(-s Σ_b n_b min W_b); everything stays in logs because at a
-    # huge α the smallest values are below float64's range (e^-745) and the last nodes above it
+    # huge α the smallest values are below float64's range (e^-745) and the last nodes above it.  On
+    # these nodes s·min W_b ≤ 60, so every φ_b(s) ≥ P(min W_b) e^{-60} > 0: log φ_b is finite
     log_slowest = float(logsumexp(np.log(n) + np.where(np.isfinite(logq), log_vals, np.inf).min(axis=1)))
     nodes = laplace_log_nodes(log_slowest)
     out = np.full(len(lv), -np.inf)
@@ -138,10 +139,9 @@ def laplace_ratio_expectations(
             tilted = logq[None] - np.exp(t + log_vals[None])  # (points, K, width)
             log_phi = logsumexp(tilted, axis=-1)  # (points, K)
             log_psi = logsumexp(tilted + log_vals[None], axis=-1)
-            log_common = log_phi @ n  # log Π_b φ_b^{n_b}; -inf where some φ_b = 0 (then the integrand is 0)
-            alive = np.isfinite(log_common)[:, None]
-            terms = np.where(alive, log_psi - np.where(alive, log_phi, 0.0) + log_common[:, None], -np.inf)
-            out = np.logaddexp(out, logsumexp(t[:, :, 0] + np.log(LAPLACE_STEP) + terms, axis=0))
+            log_common = log_phi @ n  # log Π_b φ_b^{n_b}
+            terms = t[:, :, 0] + np.log(LAPLACE_STEP) + log_psi - log_phi + log_common[:, None]
+            out = np.logaddexp(out, logsumexp(terms, axis=0))
     return n * np.exp(out)
 
 

@@ -317,7 +317,7 @@ def _sir_log_integral(lq: np.ndarray, lw: np.ndarray, N: int, nodes: np.ndarray)
         for start in range(0, nodes.size, block):
             t = nodes[start:start + block, None]
             rate = np.exp(t + lw[None, :])  # u·w(z), (points, sequences)
-            log_phi = logsumexp(lq[None, :] - rate, axis=1)[:, None] if N > 1 else 0.0
+            log_phi = logsumexp(lq[None, :] - rate, axis=1)[:, None]  # finite: u·min w ≤ 60 on these nodes
             terms = t + np.log(LAPLACE_STEP) - rate + (N - 1) * log_phi
             out = np.logaddexp(out, logsumexp(terms, axis=0))
     return out

@@ -4,6 +4,7 @@ and brute-force enumeration, and the table scorer against the model it stands in
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -25,6 +26,8 @@ def test_laplace_nodes_integrate_exponentials(rate):
     assert s[-2] < 60.0 / rate  # no node beyond the first past 60/rate
     for c in (rate, 3.0 * rate, 1e3 * rate):
         assert weights @ np.exp(-c * s) == pytest.approx(1.0 / c, rel=1e-10)
+    coarse, _ = laplace_nodes(rate, step=0.1)  # the step given is the step used
+    np.testing.assert_allclose(np.diff(np.log(coarse)), 0.1, rtol=1e-9)
 
 
 def _brute_force_ratios(values, probs, counts):
@@ -96,9 +99,21 @@ def test_laplace_ratio_expectations_with_values_below_float64s_range():
         total = np.logaddexp.reduce(logs)
         for b in range(2):
             want[b] += prob * np.exp(np.logaddexp.reduce(logs[np.array(slots) == b]) - total)
-    got = laplace_ratio_expectations(log_values, [np.log(p) for p in probs], counts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # s·W overflows to inf by design: silenced, not printed
+        got = laplace_ratio_expectations(log_values, [np.log(p) for p in probs], counts)
     assert 0.01 < want[1] < 0.99  # both classes matter: a collapse onto the large values would show
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+def test_laplace_ratio_expectations_when_one_class_is_far_above_the_other():
+    """``W_1 = 1``, ``W_2 = e^{-2000}``: ``E[W_1 / (W_1 + W_2)] = 1`` and the other ratio is ``e^{-2000}`` (0 in
+    float64).  The nodes reach ``s = 60 e^{2000}``, where ``φ_1(s) = e^{-s}`` is 0: there the integrand is 0."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = laplace_ratio_expectations([np.array([0.0]), np.array([-2000.0])], [np.zeros(1), np.zeros(1)], [1, 1])
+    assert got[1] == 0.0
+    np.testing.assert_allclose(got[0], 1.0, rtol=0, atol=1e-12)
 
 
 def test_table_scorer_matches_the_model():
