@@ -715,3 +715,10 @@ def test_boolean_and_string_log_probs_are_refused_not_cast():
         sir_output_distribution(model, 2.0, 2, np.zeros((2, 2), dtype=bool))
     with pytest.raises(ValueError, match=r"^proposal table 0 must be an array of real numbers"):
         sir_output_distribution(model, 2.0, 2, [np.array(["-0.7", "-0.7"]), np.log(np.full((2, 2), 0.5))])
+
+
+@pytest.mark.parametrize("alpha", [2.0, 1000.0])
+def test_sir_with_one_particle_outputs_its_proposal(alpha):
+    """``N = 1``: the one draw is the output, whatever its weight, so the law is the proposal's (φ^{N-1} = 1)."""
+    model = exact.TabularAR.random((3, 2), seed=1)
+    np.testing.assert_allclose(sir_output_distribution(model, alpha, 1).probabilities, model.joint(), rtol=0, atol=1e-13)
