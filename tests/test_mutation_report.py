@@ -32,11 +32,12 @@ def test_rates_leave_out_equivalent_and_not_run_mutants(tmp_path, capsys):
                                    "exact.models.xǁTabularARǁlog_joint__mutmut_1\tequivalent\trepr only\n")
     assert mutation_report.main(["report", str(results), str(tsv)]) == 0
     rows = {line.split(" | ")[0]: line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:] if "|" in line}
-    # power: 2 killed of 4, 1 equivalent -> 2 / 3; counting all 2 / 4
-    assert rows["| `exact.power`"][1:] == ["4", "2", "1", "1", "0", "0", "66.7 %", "50.0 % |"]
+    # power: 2 killed of 4, 1 equivalent -> 2 / 3 (rounded down); counting all 2 / 4
+    assert rows["| `exact.power`"][1:] == ["4", "2", "1", "1", "0", "0", "66.6 %", "50.0 % |"]
     # models: 3 mutants, 1 not run -> 1 killed of 2 run, the other equivalent -> 1 / 1
     assert rows["| `exact.models`"][1:] == ["3", "1", "1", "0", "0", "1", "100.0 %", "50.0 % |"]
     assert rows["| **total**"][1:] == ["7", "3", "2", "1", "0", "1", "75.0 %", "50.0 % |"]
+    assert mutation_report.percent(8575, 8576) == "99.9 %" and mutation_report.percent(3, 3) == "100.0 %"
 
 
 def test_an_unexplained_survivor_fails_and_a_stale_line_is_named(tmp_path, capsys):
